@@ -1,0 +1,237 @@
+//! Single-precision GEMM, row-major: `C = alpha·op(A)·op(B) + beta·C` (BLAS semantics: `beta == 0`
+//! overwrites C without reading it).
+//!
+//! Goto-style blocking: for each depth block of KC, op(B) is packed once into NR-wide panels; the output is
+//! cut into tiles of MC rows × NCHUNK columns that run independently (in parallel with the `parallel`
+//! feature), each packing its slice of op(A) into MR-tall panels and sweeping the 4×8 micro-kernel.
+
+mod pack;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[path = "microkernel_simd128.rs"]
+mod microkernel;
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[path = "microkernel_scalar.rs"]
+mod microkernel;
+
+use std::fmt;
+
+pub(crate) const MR: usize = 4;
+pub(crate) const NR: usize = 8;
+const KC: usize = 256;
+const MC: usize = 64;
+const NCHUNK: usize = 256;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transpose {
+    No,
+    Yes,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum GemmError {
+    /// A buffer is shorter than its shape and leading dimension require.
+    BufferTooSmall { operand: &'static str, expected: usize, got: usize },
+    /// A leading dimension is smaller than the row it strides over.
+    LeadingDimension { operand: &'static str, min: usize, got: usize },
+    /// alpha or beta is NaN or infinite.
+    NonFinite { operand: &'static str, value: f32 },
+}
+
+impl fmt::Display for GemmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GemmError::BufferTooSmall { operand, expected, got } => {
+                write!(f, "gemm: {operand} needs at least {expected} elements, got {got}")
+            }
+            GemmError::LeadingDimension { operand, min, got } => {
+                write!(f, "gemm: leading dimension of {operand} must be at least {min}, got {got}")
+            }
+            GemmError::NonFinite { operand, value } => write!(f, "gemm: {operand} must be finite, got {value}"),
+        }
+    }
+}
+
+impl std::error::Error for GemmError {}
+
+/// A read-only row-major operand viewed through an optional transpose.
+pub(crate) struct Matrix<'a> {
+    data: &'a [f32],
+    ld: usize,
+    transposed: bool,
+}
+
+impl Matrix<'_> {
+    #[inline(always)]
+    fn at(&self, row: usize, col: usize) -> f32 {
+        if self.transposed {
+            self.data[col * self.ld + row]
+        } else {
+            self.data[row * self.ld + col]
+        }
+    }
+}
+
+fn check_operand(
+    name: &'static str,
+    data_len: usize,
+    rows: usize,
+    cols: usize,
+    ld: usize,
+) -> Result<(), GemmError> {
+    if ld < cols.max(1) {
+        return Err(GemmError::LeadingDimension { operand: name, min: cols.max(1), got: ld });
+    }
+    let needed = if rows == 0 || cols == 0 { 0 } else { (rows - 1) * ld + cols };
+    if data_len < needed {
+        return Err(GemmError::BufferTooSmall { operand: name, expected: needed, got: data_len });
+    }
+    Ok(())
+}
+
+/// `C[m×n] = alpha · op(A)[m×k] · op(B)[k×n] + beta · C`, all row-major with leading dimensions
+/// `lda`, `ldb`, `ldc`. A stored transposed is k×m (`lda ≥ m`); B stored transposed is n×k (`ldb ≥ k`).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    trans_a: Transpose,
+    trans_b: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) -> Result<(), GemmError> {
+    if !alpha.is_finite() {
+        return Err(GemmError::NonFinite { operand: "alpha", value: alpha });
+    }
+    if !beta.is_finite() {
+        return Err(GemmError::NonFinite { operand: "beta", value: beta });
+    }
+    let ta = trans_a == Transpose::Yes;
+    let tb = trans_b == Transpose::Yes;
+    let (a_rows, a_cols) = if ta { (k, m) } else { (m, k) };
+    let (b_rows, b_cols) = if tb { (n, k) } else { (k, n) };
+    check_operand("A", a.len(), a_rows, a_cols, lda)?;
+    check_operand("B", b.len(), b_rows, b_cols, ldb)?;
+    check_operand("C", c.len(), m, n, ldc)?;
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 || alpha == 0.0 {
+        scale_c(m, n, beta, c, ldc);
+        return Ok(());
+    }
+    let a = Matrix { data: a, ld: lda, transposed: ta };
+    let b = Matrix { data: b, ld: ldb, transposed: tb };
+    let mut packed_b = vec![0.0f32; KC * n.div_ceil(NR) * NR];
+    let out = OutPtr(c.as_mut_ptr());
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        pack_b_parallel(&b, p0, kc, n, &mut packed_b);
+        let block_beta = if p0 == 0 { beta } else { 1.0 };
+        let tiles = output_tiles(m, n);
+        let run_tile = |&(i0, j0): &(usize, usize)| {
+            // SAFETY: tiles are disjoint rectangles of C, which was bounds-checked above.
+            unsafe { compute_tile(&a, &packed_b, i0, j0, m, n, p0, kc, alpha, block_beta, out, ldc) }
+        };
+        #[cfg(feature = "parallel")]
+        {
+            use rayon::prelude::*;
+            tiles.par_iter().for_each(run_tile);
+        }
+        #[cfg(not(feature = "parallel"))]
+        tiles.iter().for_each(run_tile);
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy)]
+struct OutPtr(*mut f32);
+// SAFETY: each task writes a disjoint tile of C.
+unsafe impl Send for OutPtr {}
+unsafe impl Sync for OutPtr {}
+
+fn scale_c(m: usize, n: usize, beta: f32, c: &mut [f32], ldc: usize) {
+    for row in c.chunks_mut(ldc).take(m) {
+        for v in &mut row[..n] {
+            *v = if beta == 0.0 { 0.0 } else { beta * *v };
+        }
+    }
+}
+
+/// Top-left corners of the MC × NCHUNK output tiles.
+fn output_tiles(m: usize, n: usize) -> Vec<(usize, usize)> {
+    (0..m).step_by(MC).flat_map(|i0| (0..n).step_by(NCHUNK).map(move |j0| (i0, j0))).collect()
+}
+
+fn pack_b_parallel(b: &Matrix, p0: usize, kc: usize, n: usize, packed_b: &mut [f32]) {
+    let chunk_len = kc * NCHUNK;
+    let pack_chunk = |(ci, dst): (usize, &mut [f32])| {
+        let j0 = ci * NCHUNK;
+        pack::pack_b(b, p0, kc, j0, NCHUNK.min(n - j0), dst);
+    };
+    let used = &mut packed_b[..kc * n.div_ceil(NR) * NR];
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        used.par_chunks_mut(chunk_len).enumerate().for_each(pack_chunk);
+    }
+    #[cfg(not(feature = "parallel"))]
+    used.chunks_mut(chunk_len).enumerate().for_each(pack_chunk);
+}
+
+/// One output tile: pack its rows of op(A), then sweep micro-kernels over the packed B panels.
+#[allow(clippy::too_many_arguments)]
+unsafe fn compute_tile(
+    a: &Matrix,
+    packed_b: &[f32],
+    i0: usize,
+    j0: usize,
+    m: usize,
+    n: usize,
+    p0: usize,
+    kc: usize,
+    alpha: f32,
+    beta: f32,
+    c: OutPtr,
+    ldc: usize,
+) {
+    let mc = MC.min(m - i0);
+    let nc = NCHUNK.min(n - j0);
+    let mut packed_a = vec![0.0f32; mc.div_ceil(MR) * MR * kc];
+    pack::pack_a(a, i0, mc, p0, kc, &mut packed_a);
+    let mut edge = [0.0f32; MR * NR];
+    for jr in (0..nc).step_by(NR) {
+        let cols = NR.min(nc - jr);
+        let bp = packed_b.as_ptr().add((j0 + jr) * kc);
+        for ir in (0..mc).step_by(MR) {
+            let rows = MR.min(mc - ir);
+            let ap = packed_a.as_ptr().add(ir * kc);
+            let ct = c.0.add((i0 + ir) * ldc + j0 + jr);
+            if rows == MR && cols == NR {
+                microkernel::kernel_4x8(kc, ap, bp, ct, ldc, alpha, beta);
+            } else {
+                for r in 0..rows {
+                    for q in 0..cols {
+                        edge[r * NR + q] = *ct.add(r * ldc + q);
+                    }
+                }
+                microkernel::kernel_4x8(kc, ap, bp, edge.as_mut_ptr(), NR, alpha, beta);
+                for r in 0..rows {
+                    for q in 0..cols {
+                        *ct.add(r * ldc + q) = edge[r * NR + q];
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,31 @@
+// ESM build of ts/ into dist/, keeping the module layout (preserveModules) so that dist/backend/wasm/* reaches
+// the wasm-bindgen output in pkg/ by the same relative path as ts/backend/wasm/* does in the repository.
+import typescript from '@rollup/plugin-typescript';
+
+export default {
+  input: {
+    'index.node': 'ts/index.node.ts',
+    'index.browser': 'ts/index.browser.ts',
+    'index.edge': 'ts/index.edge.ts',
+    'backend/wasm/worker-browser': 'ts/backend/wasm/worker-browser.ts',
+  },
+  output: {
+    dir: 'dist',
+    format: 'es',
+    preserveModules: true,
+    preserveModulesRoot: 'ts',
+    entryFileNames: '[name].js',
+    sourcemap: true,
+  },
+  external: (id) => id.startsWith('node:') || /[\\/]pkg[\\/][^\\/]+[\\/]kiln_wasm\.js$/.test(id),
+  plugins: [
+    typescript({
+      tsconfig: './tsconfig.json',
+      rootDir: 'ts',
+      outDir: 'dist',
+      declaration: true,
+      declarationDir: 'dist',
+      include: ['ts/**/*.ts'],
+    }),
+  ],
+};

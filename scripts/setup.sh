@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs everything the build, tests and benchmarks need on a fresh Debian 12 machine as root (npm packages,
+# Chromium for the browser tests, the wasm toolchain); quick when all is already there.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "[setup] npm ci" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+if [ -z "${CHROMIUM_PATH:-}" ] && ! [ -x /usr/bin/chromium ]; then
+  echo "[setup] apt-get install chromium" >&2
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+fi
+scripts/toolchain.sh >/dev/null

@@ -1,0 +1,95 @@
+// Headless Chromium (Debian's, driven by playwright-core) loads the rollup output from a local server, once
+// with COOP/COEP (cross-origin isolated: threads in a Worker) and once without (single-threaded everywhere).
+import { createServer, type Server } from 'node:http';
+import { readFile } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+
+const root = new URL('..', import.meta.url).pathname;
+const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.map': 'application/json' };
+
+function serve(isolated: boolean): Promise<{ server: Server; url: string }> {
+  const server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url!, 'http://x').pathname));
+    try {
+      const body = await readFile(join(root, path));
+      const headers: Record<string, string> = { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' };
+      if (isolated) {
+        headers['cross-origin-opener-policy'] = 'same-origin';
+        headers['cross-origin-embedder-policy'] = 'require-corp';
+      }
+      res.writeHead(200, headers).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      resolve({ server, url: `http://127.0.0.1:${port}/test/browser/page.html` });
+    }),
+  );
+}
+
+let browser: Browser;
+
+beforeAll(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--no-first-run', '--disable-quic', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'kiln-chromium-'))}`,
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function runPage(isolated: boolean) {
+  const { server, url } = await serve(isolated);
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => (window as { kilnResult?: unknown }).kilnResult !== undefined, null, { timeout: 90_000 });
+    const result = await page.evaluate(() => (window as { kilnResult?: unknown }).kilnResult);
+    expect(errors).toEqual([]);
+    return result as Record<string, { info: Record<string, unknown>; maxError: number; cases: number; crossOriginIsolated: boolean; error?: string }>;
+  } finally {
+    await page.close();
+    server.close();
+  }
+}
+
+describe('headless Chromium', () => {
+  it('cross-origin isolated: threads in a Worker, single-threaded on the main thread, all match the reference', async () => {
+    const r = await runPage(true);
+    expect(r.error).toBeUndefined();
+    expect(r.worker.crossOriginIsolated).toBe(true);
+    expect(r.worker.info).toMatchObject({ backend: 'wasm', platform: 'browser', threads: 2 });
+    expect(r.worker.info.variant).toMatch(/^threads/);
+    expect(r.mainThread.info.variant).toMatch(/^simd/);
+    expect(r.mainThread.info.reason).toContain("main thread may not block");
+    expect(r.workerSimd.info).toMatchObject({ variant: 'simd', threads: 1 });
+    for (const run of [r.mainThread, r.worker, r.workerSimd]) {
+      expect(run.cases).toBe(16);
+      expect(run.maxError).toBeLessThan(1e-4);
+    }
+  });
+
+  it('not isolated: falls back to simd and says why', async () => {
+    const r = await runPage(false);
+    expect(r.worker.crossOriginIsolated).toBe(false);
+    expect(r.worker.info.variant).toMatch(/^simd/);
+    expect(r.worker.info.threads).toBe(1);
+    expect(r.worker.info.reason).toContain('not cross-origin isolated');
+    expect(r.worker.maxError).toBeLessThan(1e-4);
+    expect(r.mainThread.maxError).toBeLessThan(1e-4);
+  });
+});

@@ -1,0 +1,67 @@
+// The published artifact: `npm pack`, install the tarball into a fresh project, import it from plain Node
+// (default entry, threads) and through the edge entry with compiling from bytes forbidden, as in Workers.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = new URL('..', import.meta.url).pathname;
+let project: string;
+let files: string[];
+
+beforeAll(() => {
+  const packDir = mkdtempSync(join(tmpdir(), 'kiln-pack-'));
+  const [packed] = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', packDir], { cwd: root, encoding: 'utf8' }));
+  files = packed.files.map((f: { path: string }) => f.path);
+  project = mkdtempSync(join(tmpdir(), 'kiln-project-'));
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', type: 'module', private: true }));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', join(packDir, packed.filename)], { cwd: project, stdio: 'pipe' });
+});
+
+const run = (script: string, args: string[] = []) =>
+  JSON.parse(execFileSync('node', [...args, '--input-type=module', '-e', script], { cwd: project, encoding: 'utf8' }));
+
+describe('npm package', () => {
+  it('ships the wasm variants and the rollup output, no sources', () => {
+    for (const variant of ['simd', 'threads', 'simd-relaxed', 'threads-relaxed']) {
+      expect(files).toContain(`pkg/${variant}/kiln_wasm_bg.wasm`);
+      expect(files).toContain(`pkg/${variant}/kiln_wasm.js`);
+    }
+    expect(files).toContain('dist/index.node.js');
+    expect(files).toContain('dist/index.d.ts');
+    expect(files.some((f) => f.startsWith('ts/') || f.startsWith('crates/'))).toBe(false);
+  });
+
+  it('imports from plain Node and multiplies with threads', () => {
+    const out = run(`
+      import * as kiln from 'kiln';
+      const info = await kiln.ready({ threads: 2 });
+      const c = kiln.matMul(kiln.tensor([[1, 2], [3, 4]]), kiln.tensor([[5, 6], [7, 8]]));
+      console.log(JSON.stringify({ info, values: Array.from(await c.data()) }));
+    `);
+    expect(out.values).toEqual([19, 22, 43, 50]);
+    expect(out.info).toMatchObject({ backend: 'wasm', platform: 'node', threads: 2 });
+  });
+
+  it('the edge entry runs on an imported WebAssembly.Module, never compiling bytes', () => {
+    const out = run(`
+      import { readFileSync } from 'node:fs';
+      import { createRequire } from 'node:module';
+      const wasmPath = createRequire(import.meta.url).resolve('kiln/wasm/simd.wasm');
+      const wasmModule = new WebAssembly.Module(readFileSync(wasmPath)); // what a Workers bundler hands over
+      const forbidden = () => { throw new Error('compiling wasm from bytes is forbidden here'); };
+      WebAssembly.compile = forbidden;
+      WebAssembly.instantiate = (m, i) => (m instanceof WebAssembly.Module ? new WebAssembly.Instance(m, i) : forbidden());
+      const kiln = await import('kiln');
+      const info = await kiln.ready({ wasmModule });
+      const c = kiln.matMul(kiln.tensor([[1, 2, 3]]), kiln.tensor([[1], [1], [1]]));
+      let missing;
+      try { await kiln.ready({}); } catch (e) { missing = e.message; }
+      console.log(JSON.stringify({ info, values: Array.from(await c.data()), missing }));
+    `, ['--conditions=workerd']);
+    expect(out.values).toEqual([6]);
+    expect(out.info).toMatchObject({ backend: 'wasm', platform: 'edge', variant: 'simd', threads: 1 });
+    expect(out.missing).toContain("pass { wasmModule } imported from 'kiln/wasm/simd.wasm'");
+  });
+});

@@ -1,0 +1,6 @@
+/** Node entry: wasm read from the package, threads on worker_threads. */
+import { createReady } from './backend/ready.js';
+import { nodePlatform } from './backend/wasm/platform-node.js';
+
+export * from './index.js';
+export const ready = createReady(() => nodePlatform);
