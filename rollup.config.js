@@ -25,7 +25,6 @@ export default {
       outDir: 'dist',
       declaration: true,
       declarationDir: 'dist',
-      include: ['ts/**/*.ts'],
     }),
   ],
 };

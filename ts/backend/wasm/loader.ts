@@ -66,7 +66,7 @@ export interface WasmOptions {
 }
 
 /** A module with one relaxed-SIMD instruction (f32x4.relaxed_madd), to ask the engine whether it validates. */
-function relaxedSimdProbe(): Uint8Array {
+function relaxedSimdProbe(): Uint8Array<ArrayBuffer> {
   const v128Const = [0xfd, 0x0c, ...new Array(16).fill(0)];
   const body = [0x00, ...v128Const, ...v128Const, ...v128Const, 0xfd, 0x85, 0x02, 0x0b];
   return new Uint8Array([

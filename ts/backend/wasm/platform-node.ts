@@ -27,11 +27,12 @@ function startWorker(variant: Variant, module: WebAssembly.Module, memory: WebAs
       workerData: { glue: glueFile(variant).href, module, memory, receiver },
     });
     worker.once('message', (message: { ready?: boolean; error?: string }) => {
-      if (message.ready) resolve();
-      else reject(new BackendError(`thread pool: a worker failed to start: ${message.error}`));
+      if (message.ready) {
+        worker.unref(); // an idle pool must not keep the process alive
+        resolve();
+      } else reject(new BackendError(`thread pool: a worker failed to start: ${message.error}`));
     });
-    worker.once('error', (error) => reject(new BackendError(`thread pool: a worker failed to start: ${error.message}`)));
-    worker.unref(); // an idle pool must not keep the process alive
+    worker.once('error', (error: Error) => reject(new BackendError(`thread pool: a worker failed to start: ${error.message}`)));
   });
 }
 
