@@ -2,8 +2,6 @@
 // with COOP/COEP (cross-origin isolated: threads in a Worker) and once without (single-threaded everywhere).
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
@@ -41,8 +39,8 @@ beforeAll(async () => {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: [
       '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--no-first-run', '--disable-quic', `--user-data-dir=${mkdtempSync(join(tmpdir(), 'kiln-chromium-'))}`,
-    ],
+      '--no-first-run', '--disable-quic',
+    ], // playwright gives each launch a fresh profile
   });
 });
 

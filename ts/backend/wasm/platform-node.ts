@@ -10,14 +10,19 @@ const packageRoot = new URL('../../../', import.meta.url);
 const wasmFile = (variant: Variant) => new URL(`pkg/${variant}/kiln_wasm_bg.wasm`, packageRoot);
 const glueFile = (variant: Variant) => new URL(`pkg/${variant}/kiln_wasm.js`, packageRoot);
 
-// Runs in each worker: instantiate the same module over the shared memory, then become a rayon thread.
+// Runs in each worker (as CommonJS or ESM, whichever the process's flags make an eval): instantiate the same module over the shared memory, then become a rayon thread.
 const workerSource = `
-const { parentPort, workerData } = require('node:worker_threads');
-import(workerData.glue).then((kernels) => {
-  kernels.initSync({ module: workerData.module, memory: workerData.memory });
-  parentPort.postMessage({ ready: true });
-  kernels.start_worker(workerData.receiver);
-}).catch((error) => parentPort.postMessage({ error: String((error && error.stack) || error) }));
+(async () => {
+  const { parentPort, workerData } = await import('node:worker_threads');
+  try {
+    const kernels = await import(workerData.glue);
+    kernels.initSync({ module: workerData.module, memory: workerData.memory });
+    parentPort.postMessage({ ready: true });
+    kernels.start_worker(workerData.receiver);
+  } catch (error) {
+    parentPort.postMessage({ error: String((error && error.stack) || error) });
+  }
+})();
 `;
 
 function startWorker(variant: Variant, module: WebAssembly.Module, memory: WebAssembly.Memory, receiver: number) {
