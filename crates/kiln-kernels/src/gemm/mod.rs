@@ -1,9 +1,9 @@
 //! Single-precision GEMM, row-major: `C = alpha·op(A)·op(B) + beta·C` (BLAS semantics: `beta == 0`
 //! overwrites C without reading it).
 //!
-//! Goto-style blocking: for each depth block of KC, op(B) is packed once into NR-wide panels; the output is
-//! cut into tiles of MC rows × NCHUNK columns that run independently (in parallel with the `parallel`
-//! feature), each packing its slice of op(A) into MR-tall panels and sweeping the 4×8 micro-kernel.
+//! Goto-style blocking: the output is cut into tiles of MC rows × NC columns that run independently (in
+//! parallel with the `parallel` feature). Each tile walks the depth in blocks of KC, packing its slice of
+//! op(A) into MR-tall panels and of op(B) into NR-wide panels, and sweeps the 4×8 micro-kernel over them.
 
 mod pack;
 
@@ -19,8 +19,8 @@ use std::fmt;
 pub(crate) const MR: usize = 4;
 pub(crate) const NR: usize = 8;
 const KC: usize = 256;
-const MC: usize = 64;
-const NCHUNK: usize = 256;
+const MC: usize = 128;
+const NC: usize = 256;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transpose {
@@ -129,25 +129,21 @@ pub fn sgemm(
     }
     let a = Matrix { data: a, ld: lda, transposed: ta };
     let b = Matrix { data: b, ld: ldb, transposed: tb };
-    let mut packed_b = vec![0.0f32; KC * n.div_ceil(NR) * NR];
     let out = OutPtr(c.as_mut_ptr());
-    for p0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - p0);
-        pack_b_parallel(&b, p0, kc, n, &mut packed_b);
-        let block_beta = if p0 == 0 { beta } else { 1.0 };
-        let tiles = output_tiles(m, n);
-        let run_tile = |&(i0, j0): &(usize, usize)| {
-            // SAFETY: tiles are disjoint rectangles of C, which was bounds-checked above.
-            unsafe { compute_tile(&a, &packed_b, i0, j0, m, n, p0, kc, alpha, block_beta, out, ldc) }
-        };
-        #[cfg(feature = "parallel")]
-        {
-            use rayon::prelude::*;
-            tiles.par_iter().for_each(run_tile);
-        }
-        #[cfg(not(feature = "parallel"))]
-        tiles.iter().for_each(run_tile);
+    let tiles = output_tiles(m, n);
+    // One parallel region per call: each tile runs the whole depth loop on its own packed blocks, so threads
+    // never wait on each other between depth blocks (re-packing B per row block costs ~1/MC of the work).
+    let run_tile = |&(i0, j0): &(usize, usize)| {
+        // SAFETY: tiles are disjoint rectangles of C, which was bounds-checked above.
+        unsafe { compute_tile(&a, &b, i0, j0, m, n, k, alpha, beta, out, ldc) }
+    };
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        tiles.par_iter().for_each(run_tile);
     }
+    #[cfg(not(feature = "parallel"))]
+    tiles.iter().for_each(run_tile);
     Ok(())
 }
 
@@ -165,67 +161,57 @@ fn scale_c(m: usize, n: usize, beta: f32, c: &mut [f32], ldc: usize) {
     }
 }
 
-/// Top-left corners of the MC × NCHUNK output tiles.
+/// Top-left corners of the MC × NC output tiles.
 fn output_tiles(m: usize, n: usize) -> Vec<(usize, usize)> {
-    (0..m).step_by(MC).flat_map(|i0| (0..n).step_by(NCHUNK).map(move |j0| (i0, j0))).collect()
+    (0..m).step_by(MC).flat_map(|i0| (0..n).step_by(NC).map(move |j0| (i0, j0))).collect()
 }
 
-fn pack_b_parallel(b: &Matrix, p0: usize, kc: usize, n: usize, packed_b: &mut [f32]) {
-    let chunk_len = kc * NCHUNK;
-    let pack_chunk = |(ci, dst): (usize, &mut [f32])| {
-        let j0 = ci * NCHUNK;
-        pack::pack_b(b, p0, kc, j0, NCHUNK.min(n - j0), dst);
-    };
-    let used = &mut packed_b[..kc * n.div_ceil(NR) * NR];
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        used.par_chunks_mut(chunk_len).enumerate().for_each(pack_chunk);
-    }
-    #[cfg(not(feature = "parallel"))]
-    used.chunks_mut(chunk_len).enumerate().for_each(pack_chunk);
-}
-
-/// One output tile: pack its rows of op(A), then sweep micro-kernels over the packed B panels.
+/// One output tile over the full depth: per KC block, pack its rows of op(A) and columns of op(B), then sweep
+/// the micro-kernel over MR × NR sub-tiles (B panel outer, so it stays in L1 while A panels stream from L2).
 #[allow(clippy::too_many_arguments)]
 unsafe fn compute_tile(
     a: &Matrix,
-    packed_b: &[f32],
+    b: &Matrix,
     i0: usize,
     j0: usize,
     m: usize,
     n: usize,
-    p0: usize,
-    kc: usize,
+    k: usize,
     alpha: f32,
     beta: f32,
     c: OutPtr,
     ldc: usize,
 ) {
     let mc = MC.min(m - i0);
-    let nc = NCHUNK.min(n - j0);
-    let mut packed_a = vec![0.0f32; mc.div_ceil(MR) * MR * kc];
-    pack::pack_a(a, i0, mc, p0, kc, &mut packed_a);
+    let nc = NC.min(n - j0);
+    let mut packed_a = vec![0.0f32; mc.div_ceil(MR) * MR * KC.min(k)];
+    let mut packed_b = vec![0.0f32; nc.div_ceil(NR) * NR * KC.min(k)];
     let mut edge = [0.0f32; MR * NR];
-    for jr in (0..nc).step_by(NR) {
-        let cols = NR.min(nc - jr);
-        let bp = packed_b.as_ptr().add((j0 + jr) * kc);
-        for ir in (0..mc).step_by(MR) {
-            let rows = MR.min(mc - ir);
-            let ap = packed_a.as_ptr().add(ir * kc);
-            let ct = c.0.add((i0 + ir) * ldc + j0 + jr);
-            if rows == MR && cols == NR {
-                microkernel::kernel_4x8(kc, ap, bp, ct, ldc, alpha, beta);
-            } else {
-                for r in 0..rows {
-                    for q in 0..cols {
-                        edge[r * NR + q] = *ct.add(r * ldc + q);
+    for p0 in (0..k).step_by(KC) {
+        let kc = KC.min(k - p0);
+        let beta = if p0 == 0 { beta } else { 1.0 };
+        pack::pack_a(a, i0, mc, p0, kc, &mut packed_a);
+        pack::pack_b(b, p0, kc, j0, nc, &mut packed_b);
+        for jr in (0..nc).step_by(NR) {
+            let cols = NR.min(nc - jr);
+            let bp = packed_b.as_ptr().add(jr * kc);
+            for ir in (0..mc).step_by(MR) {
+                let rows = MR.min(mc - ir);
+                let ap = packed_a.as_ptr().add(ir * kc);
+                let ct = c.0.add((i0 + ir) * ldc + j0 + jr);
+                if rows == MR && cols == NR {
+                    microkernel::kernel_4x8(kc, ap, bp, ct, ldc, alpha, beta);
+                } else {
+                    for r in 0..rows {
+                        for q in 0..cols {
+                            edge[r * NR + q] = *ct.add(r * ldc + q);
+                        }
                     }
-                }
-                microkernel::kernel_4x8(kc, ap, bp, edge.as_mut_ptr(), NR, alpha, beta);
-                for r in 0..rows {
-                    for q in 0..cols {
-                        *ct.add(r * ldc + q) = edge[r * NR + q];
+                    microkernel::kernel_4x8(kc, ap, bp, edge.as_mut_ptr(), NR, alpha, beta);
+                    for r in 0..rows {
+                        for q in 0..cols {
+                            *ct.add(r * ldc + q) = edge[r * NR + q];
+                        }
                     }
                 }
             }
