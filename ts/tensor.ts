@@ -6,7 +6,7 @@
 import type { Backend, Storage } from './backend/backend.js';
 import { BackendError, DisposedError, ValueError } from './errors.js';
 
-export type DType = 'float32';
+export type DType = 'float32' | 'int32';
 export type Shape = readonly number[];
 
 interface Owned {
@@ -20,7 +20,7 @@ const scopes: Set<Tensor>[] = [];
 
 export class Tensor {
   readonly shape: Shape;
-  readonly dtype: DType = 'float32';
+  readonly dtype: DType;
   readonly size: number;
   readonly backend: Backend;
   #storage: Storage | null;
@@ -31,6 +31,7 @@ export class Tensor {
     this.#storage = storage;
     this.shape = Object.freeze([...shape]);
     this.size = storage.size;
+    this.dtype = storage.dtype;
     finalizer.register(this, { backend, storage }, this);
     scopes.at(-1)?.add(this);
   }
@@ -51,13 +52,13 @@ export class Tensor {
     return this.#storage;
   }
 
-  /** A copy of the values, row-major. Works on every backend. */
-  async data(): Promise<Float32Array> {
+  /** A copy of the values, row-major (Int32Array for int32 tensors). Works on every backend. */
+  async data(): Promise<Float32Array | Int32Array> {
     return this.backend.read(this.storage);
   }
 
   /** A copy of the values, without waiting; only on backends that can (wasm, reference). */
-  dataSync(): Float32Array {
+  dataSync(): Float32Array | Int32Array {
     const storage = this.storage;
     if (!this.backend.readSync) {
       throw new BackendError(`dataSync(): backend '${this.backend.name}' reads asynchronously; use await tensor.data()`);

@@ -1,11 +1,15 @@
 /**
  * The one interface every backend implements (wasm, reference, later webgpu). Layers, autograd and ops call
- * only this; they never branch on which backend runs. Arguments arrive already validated by `ops.ts`.
+ * only this; they never branch on which backend runs. Arguments arrive already validated by `ts/ops/`.
+ * Activations are NHWC; conv filters are HWIO `[kh, kw, inC, outC]` (as Keras).
  */
 
-/** Opaque handle to a backend's buffer of float32 values (wasm: an address in linear memory). */
+export type StorageDType = 'float32' | 'int32';
+
+/** Opaque handle to a backend's buffer (wasm: an address in linear memory). */
 export interface Storage {
   readonly size: number;
+  readonly dtype: StorageDType;
 }
 
 export interface GemmArgs {
@@ -20,6 +24,60 @@ export interface GemmArgs {
   beta: number;
   /** Output; read when beta ≠ 0. Row-major with leading dimension n. */
   c: Storage;
+}
+
+export type Padding = 'valid' | 'same';
+
+/** Everything a conv2d kernel needs to know; computed once by `conv2dGeometry()` in ts/ops/geometry.ts. */
+export interface Conv2dGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  inC: number;
+  outC: number;
+  kH: number;
+  kW: number;
+  strideH: number;
+  strideW: number;
+  dilationH: number;
+  dilationW: number;
+  padding: Padding;
+  padTop: number;
+  padLeft: number;
+  outH: number;
+  outW: number;
+}
+
+export interface Pool2dGeometry {
+  batch: number;
+  inH: number;
+  inW: number;
+  channels: number;
+  poolH: number;
+  poolW: number;
+  strideH: number;
+  strideW: number;
+  padding: Padding;
+  padTop: number;
+  padLeft: number;
+  outH: number;
+  outW: number;
+}
+
+export type UnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'square' | 'relu' | 'sigmoid' | 'tanh';
+/** Activations whose gradient is computed from the forward output y (relu: y > 0). */
+export type ActivationGradOp = 'relu' | 'sigmoid' | 'tanh';
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
+
+export interface AdamArgs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** 1-based step count, for bias correction. */
+  step: number;
+  /** Decoupled weight decay (AdamW); 0 for Adam. */
+  weightDecay: number;
 }
 
 export interface MemoryInfo {
@@ -43,16 +101,55 @@ export interface BackendInfo {
 export interface Backend {
   readonly name: string;
   info(): BackendInfo;
-  /** A zeroed buffer of `size` floats. */
-  allocate(size: number): Storage;
+  /** A zeroed buffer of `size` elements. */
+  allocate(size: number, dtype?: StorageDType): Storage;
   free(storage: Storage): void;
-  write(storage: Storage, values: Float32Array): void;
-  /** Copies all of `src` into `dst` (same size). */
+  write(storage: Storage, values: Float32Array | Int32Array): void;
+  /** Copies all of `src` into `dst` (same size and dtype). */
   copy(src: Storage, dst: Storage): void;
-  read(storage: Storage): Promise<Float32Array>;
+  read(storage: Storage): Promise<Float32Array | Int32Array>;
   /** Present only where the backend can read without waiting (wasm, reference; not webgpu). */
-  readSync?(storage: Storage): Float32Array;
+  readSync?(storage: Storage): Float32Array | Int32Array;
+  memory(): MemoryInfo;
+
   /** C = alpha·op(A)·op(B) + beta·C, row-major, leading dimensions from the shapes. */
   gemm(args: GemmArgs): void;
-  memory(): MemoryInfo;
+  /** out = op(x), elementwise. */
+  unary(op: UnaryOp, x: Storage, out: Storage): void;
+  /** dx = dy · op'(from y), where y is the activation's output. */
+  activationGrad(op: ActivationGradOp, y: Storage, dy: Storage, dx: Storage): void;
+  /** out = a ∘ b, where b is either a's size or repeats along a (b.size divides a.size: bias over rows). */
+  binary(op: BinaryOp, a: Storage, b: Storage, out: Storage): void;
+  /** Sets every element of `out` to `value`. */
+  fill(out: Storage, value: number): void;
+  /** out = alpha·x + beta. */
+  affine(x: Storage, alpha: number, beta: number, out: Storage): void;
+  /** out[cols] = Σ over rows of x[rows, cols] (bias gradients, broadcast reductions). */
+  sumRows(x: Storage, rows: number, cols: number, out: Storage): void;
+  /** out[rows] = Σ over cols of x[rows, cols]. */
+  sumCols(x: Storage, rows: number, cols: number, out: Storage): void;
+  /** Numerically stable softmax over each row. */
+  softmaxRows(x: Storage, rows: number, cols: number, out: Storage): void;
+  /** Numerically stable log-softmax over each row. */
+  logSoftmaxRows(x: Storage, rows: number, cols: number, out: Storage): void;
+  /** Mean sparse softmax cross-entropy of logits[rows, classes]; writes d(mean loss)/d(logits). */
+  softmaxCrossEntropy(logits: Storage, labels: Storage, rows: number, classes: number, gradLogits: Storage): number;
+
+  conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, out: Storage): void;
+  conv2dBackwardInput(g: Conv2dGeometry, dy: Storage, filter: Storage, dx: Storage): void;
+  conv2dBackwardFilter(g: Conv2dGeometry, x: Storage, dy: Storage, dFilter: Storage, dBias: Storage | null): void;
+  /** Max pooling; `argmax` (int32, out's size) receives the flat input index of each maximum. */
+  maxPool(g: Pool2dGeometry, x: Storage, out: Storage, argmax: Storage): void;
+  maxPoolBackward(g: Pool2dGeometry, dy: Storage, argmax: Storage, dx: Storage): void;
+  avgPool(g: Pool2dGeometry, x: Storage, out: Storage): void;
+  avgPoolBackward(g: Pool2dGeometry, dy: Storage, dx: Storage): void;
+
+  /** In-place Adam/AdamW update of `param` with `grad`, moments `m` and `v`. */
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamArgs): void;
+  /** In-place AdaGrad: accum += g²; param −= lr·g/(√accum + ε). */
+  adagradUpdate(param: Storage, grad: Storage, accum: Storage, lr: number, epsilon: number): void;
+  /** In-place RMSprop: ms = ρ·ms + (1−ρ)·g²; param −= lr·g/(√ms + ε). */
+  rmspropUpdate(param: Storage, grad: Storage, meanSquare: Storage, lr: number, rho: number, epsilon: number): void;
+  /** In-place SGD: with a velocity buffer, momentum (and Nesterov). */
+  sgdUpdate(param: Storage, grad: Storage, velocity: Storage | null, lr: number, momentum: number, nesterov: boolean): void;
 }

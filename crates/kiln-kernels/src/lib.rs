@@ -2,6 +2,21 @@
 //! Shapes are checked once at each public entry point; the same source builds natively (tests), for wasm
 //! simd128 and for wasm threads (`parallel` feature).
 
+pub mod activation;
+pub mod conv;
+pub mod error;
 pub mod gemm;
+mod par;
+pub mod pool;
+#[cfg(test)]
+mod test_util;
 
+pub use activation::{
+    bias_add, bias_grad, relu_backward, relu_backward_in_place, relu_forward, relu_forward_in_place,
+    sigmoid_backward, sigmoid_backward_in_place, sigmoid_forward, sigmoid_forward_in_place, softmax_rows,
+    tanh_backward, tanh_backward_in_place, tanh_forward, tanh_forward_in_place,
+};
+pub use conv::{conv2d_backward_filter, conv2d_backward_input, conv2d_forward, Conv2dGeometry, Padding};
+pub use error::KernelError;
 pub use gemm::{sgemm, GemmError, Transpose};
+pub use pool::{avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, Pool2dGeometry};

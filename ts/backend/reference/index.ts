@@ -1,14 +1,49 @@
-/** Plain-TypeScript backend: the oracle the wasm and webgpu kernels are tested against. Clear over fast. */
-import type { Backend, BackendInfo, GemmArgs, MemoryInfo, Storage } from '../backend.js';
+/**
+ * Plain-TypeScript backend: the oracle the wasm (and later webgpu) kernels are tested against. Written for
+ * clarity over speed; accumulates in float64 (JS numbers) and stores float32.
+ */
+import type {
+  ActivationGradOp, AdamArgs, Backend, BackendInfo, BinaryOp, Conv2dGeometry, GemmArgs, MemoryInfo,
+  Pool2dGeometry, Storage, StorageDType, UnaryOp,
+} from '../backend.js';
+import { ValueError } from '../../errors.js';
 
 class ArrayStorage implements Storage {
-  constructor(readonly values: Float32Array) {}
+  constructor(readonly values: Float32Array | Int32Array) {}
   get size(): number {
     return this.values.length;
   }
+  get dtype(): StorageDType {
+    return this.values instanceof Int32Array ? 'int32' : 'float32';
+  }
 }
 
-const valuesOf = (s: Storage): Float32Array => (s as ArrayStorage).values;
+const f32 = (s: Storage): Float32Array => (s as ArrayStorage).values as Float32Array;
+const i32 = (s: Storage): Int32Array => (s as ArrayStorage).values as Int32Array;
+
+const UNARY: Record<UnaryOp, (x: number) => number> = {
+  neg: (x) => -x,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  square: (x) => x * x,
+  relu: (x) => (x > 0 ? x : 0),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: Math.tanh,
+};
+
+const ACTIVATION_GRAD: Record<ActivationGradOp, (y: number) => number> = {
+  relu: (y) => (y > 0 ? 1 : 0),
+  sigmoid: (y) => y * (1 - y),
+  tanh: (y) => 1 - y * y,
+};
+
+const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  sub: (a, b) => a - b,
+  mul: (a, b) => a * b,
+  div: (a, b) => a / b,
+};
 
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';
@@ -18,49 +53,268 @@ export class ReferenceBackend implements Backend {
     return { backend: this.name, variant: this.name, threads: 1 };
   }
 
-  allocate(size: number): Storage {
+  allocate(size: number, dtype: StorageDType = 'float32'): Storage {
     this.liveBytes += size * 4;
-    return new ArrayStorage(new Float32Array(size));
+    return new ArrayStorage(dtype === 'int32' ? new Int32Array(size) : new Float32Array(size));
   }
 
   free(storage: Storage): void {
     this.liveBytes -= storage.size * 4;
   }
 
-  write(storage: Storage, values: Float32Array): void {
-    valuesOf(storage).set(values);
+  write(storage: Storage, values: Float32Array | Int32Array): void {
+    (storage as ArrayStorage).values.set(values);
   }
 
   copy(src: Storage, dst: Storage): void {
-    valuesOf(dst).set(valuesOf(src));
+    (dst as ArrayStorage).values.set((src as ArrayStorage).values);
   }
 
-  async read(storage: Storage): Promise<Float32Array> {
+  async read(storage: Storage): Promise<Float32Array | Int32Array> {
     return this.readSync(storage);
   }
 
-  readSync(storage: Storage): Float32Array {
-    return valuesOf(storage).slice();
+  readSync(storage: Storage): Float32Array | Int32Array {
+    return (storage as ArrayStorage).values.slice();
+  }
+
+  memory(): MemoryInfo {
+    return { liveBytes: this.liveBytes, heapBytes: this.liveBytes };
   }
 
   gemm({ transA, transB, m, n, k, alpha, a, b, beta, c }: GemmArgs): void {
-    const av = valuesOf(a);
-    const bv = valuesOf(b);
-    const cv = valuesOf(c);
+    const [av, bv, cv] = [f32(a), f32(b), f32(c)];
     for (let i = 0; i < m; i++) {
       for (let j = 0; j < n; j++) {
         let sum = 0;
         for (let p = 0; p < k; p++) {
-          const x = transA ? av[p * m + i] : av[i * k + p];
-          const y = transB ? bv[j * k + p] : bv[p * n + j];
-          sum += x * y;
+          sum += (transA ? av[p * m + i] : av[i * k + p]) * (transB ? bv[j * k + p] : bv[p * n + j]);
         }
         cv[i * n + j] = alpha * sum + (beta === 0 ? 0 : beta * cv[i * n + j]);
       }
     }
   }
 
-  memory(): MemoryInfo {
-    return { liveBytes: this.liveBytes, heapBytes: this.liveBytes };
+  unary(op: UnaryOp, x: Storage, out: Storage): void {
+    const [xv, ov, fn] = [f32(x), f32(out), UNARY[op]];
+    for (let i = 0; i < xv.length; i++) ov[i] = fn(xv[i]);
+  }
+
+  activationGrad(op: ActivationGradOp, y: Storage, dy: Storage, dx: Storage): void {
+    const [yv, dyv, dxv, fn] = [f32(y), f32(dy), f32(dx), ACTIVATION_GRAD[op]];
+    for (let i = 0; i < yv.length; i++) dxv[i] = dyv[i] * fn(yv[i]);
+  }
+
+  binary(op: BinaryOp, a: Storage, b: Storage, out: Storage): void {
+    const [av, bv, ov, fn] = [f32(a), f32(b), f32(out), BINARY[op]];
+    for (let i = 0; i < av.length; i++) ov[i] = fn(av[i], bv[i % bv.length]);
+  }
+
+  fill(out: Storage, value: number): void {
+    f32(out).fill(value);
+  }
+
+  affine(x: Storage, alpha: number, beta: number, out: Storage): void {
+    const [xv, ov] = [f32(x), f32(out)];
+    for (let i = 0; i < xv.length; i++) ov[i] = alpha * xv[i] + beta;
+  }
+
+  sumRows(x: Storage, rows: number, cols: number, out: Storage): void {
+    const [xv, ov] = [f32(x), f32(out)];
+    for (let j = 0; j < cols; j++) {
+      let sum = 0;
+      for (let i = 0; i < rows; i++) sum += xv[i * cols + j];
+      ov[j] = sum;
+    }
+  }
+
+  sumCols(x: Storage, rows: number, cols: number, out: Storage): void {
+    const [xv, ov] = [f32(x), f32(out)];
+    for (let i = 0; i < rows; i++) {
+      let sum = 0;
+      for (let j = 0; j < cols; j++) sum += xv[i * cols + j];
+      ov[i] = sum;
+    }
+  }
+
+  softmaxRows(x: Storage, rows: number, cols: number, out: Storage): void {
+    const [xv, ov] = [f32(x), f32(out)];
+    for (let i = 0; i < rows; i++) {
+      const row = xv.subarray(i * cols, (i + 1) * cols);
+      const max = Math.max(...row);
+      let total = 0;
+      for (let j = 0; j < cols; j++) total += Math.exp(row[j] - max);
+      for (let j = 0; j < cols; j++) ov[i * cols + j] = Math.exp(row[j] - max) / total;
+    }
+  }
+
+  logSoftmaxRows(x: Storage, rows: number, cols: number, out: Storage): void {
+    const [xv, ov] = [f32(x), f32(out)];
+    for (let i = 0; i < rows; i++) {
+      const row = xv.subarray(i * cols, (i + 1) * cols);
+      const max = Math.max(...row);
+      let total = 0;
+      for (let j = 0; j < cols; j++) total += Math.exp(row[j] - max);
+      const logTotal = Math.log(total);
+      for (let j = 0; j < cols; j++) ov[i * cols + j] = row[j] - max - logTotal;
+    }
+  }
+
+  softmaxCrossEntropy(logits: Storage, labels: Storage, rows: number, classes: number, gradLogits: Storage): number {
+    const [lv, yv, gv] = [f32(logits), i32(labels), f32(gradLogits)];
+    this.softmaxRows(logits, rows, classes, gradLogits);
+    let loss = 0;
+    for (let i = 0; i < rows; i++) {
+      const label = yv[i];
+      if (label < 0 || label >= classes) {
+        throw new ValueError(`softmaxCrossEntropy: label at row ${i} must be in [0, ${classes}), got ${label}`);
+      }
+      const row = lv.subarray(i * classes, (i + 1) * classes);
+      const max = Math.max(...row);
+      let total = 0;
+      for (let j = 0; j < classes; j++) total += Math.exp(row[j] - max);
+      loss += Math.log(total) - (row[label] - max);
+      gv[i * classes + label] -= 1;
+    }
+    for (let i = 0; i < rows * classes; i++) gv[i] /= rows;
+    return loss / rows;
+  }
+
+  /** Calls visit(outIndex, inIndex, filterIndex) for every tap of the convolution that lands inside the input. */
+  private convTaps(g: Conv2dGeometry, visit: (o: number, i: number, f: number) => void): void {
+    for (let b = 0; b < g.batch; b++)
+      for (let oy = 0; oy < g.outH; oy++)
+        for (let ox = 0; ox < g.outW; ox++)
+          for (let ky = 0; ky < g.kH; ky++) {
+            const iy = oy * g.strideH - g.padTop + ky * g.dilationH;
+            if (iy < 0 || iy >= g.inH) continue;
+            for (let kx = 0; kx < g.kW; kx++) {
+              const ix = ox * g.strideW - g.padLeft + kx * g.dilationW;
+              if (ix < 0 || ix >= g.inW) continue;
+              for (let ci = 0; ci < g.inC; ci++)
+                for (let co = 0; co < g.outC; co++) {
+                  visit(
+                    ((b * g.outH + oy) * g.outW + ox) * g.outC + co,
+                    ((b * g.inH + iy) * g.inW + ix) * g.inC + ci,
+                    ((ky * g.kW + kx) * g.inC + ci) * g.outC + co,
+                  );
+                }
+            }
+          }
+  }
+
+  conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, out: Storage): void {
+    const [xv, fv, ov] = [f32(x), f32(filter), f32(out)];
+    const acc = new Float64Array(ov.length);
+    this.convTaps(g, (o, i, f) => (acc[o] += xv[i] * fv[f]));
+    const bv = bias ? f32(bias) : null;
+    for (let o = 0; o < ov.length; o++) ov[o] = acc[o] + (bv ? bv[o % g.outC] : 0);
+  }
+
+  conv2dBackwardInput(g: Conv2dGeometry, dy: Storage, filter: Storage, dx: Storage): void {
+    const [dyv, fv, dxv] = [f32(dy), f32(filter), f32(dx)];
+    const acc = new Float64Array(dxv.length);
+    this.convTaps(g, (o, i, f) => (acc[i] += dyv[o] * fv[f]));
+    dxv.set(acc);
+  }
+
+  conv2dBackwardFilter(g: Conv2dGeometry, x: Storage, dy: Storage, dFilter: Storage, dBias: Storage | null): void {
+    const [xv, dyv, dfv] = [f32(x), f32(dy), f32(dFilter)];
+    const acc = new Float64Array(dfv.length);
+    this.convTaps(g, (o, i, f) => (acc[f] += xv[i] * dyv[o]));
+    dfv.set(acc);
+    if (dBias) this.sumRows(dy, dyv.length / g.outC, g.outC, dBias);
+  }
+
+  /** Calls visit(outIndex, inIndex) for every window cell of the pooling that lands inside the input. */
+  private poolTaps(g: Pool2dGeometry, visit: (o: number, i: number) => void): void {
+    for (let b = 0; b < g.batch; b++)
+      for (let oy = 0; oy < g.outH; oy++)
+        for (let ox = 0; ox < g.outW; ox++)
+          for (let c = 0; c < g.channels; c++)
+            for (let py = 0; py < g.poolH; py++) {
+              const iy = oy * g.strideH - g.padTop + py;
+              if (iy < 0 || iy >= g.inH) continue;
+              for (let px = 0; px < g.poolW; px++) {
+                const ix = ox * g.strideW - g.padLeft + px;
+                if (ix < 0 || ix >= g.inW) continue;
+                visit(((b * g.outH + oy) * g.outW + ox) * g.channels + c, ((b * g.inH + iy) * g.inW + ix) * g.channels + c);
+              }
+            }
+  }
+
+  maxPool(g: Pool2dGeometry, x: Storage, out: Storage, argmax: Storage): void {
+    const [xv, ov, av] = [f32(x), f32(out), i32(argmax)];
+    ov.fill(-Infinity);
+    this.poolTaps(g, (o, i) => {
+      if (xv[i] > ov[o]) {
+        ov[o] = xv[i];
+        av[o] = i;
+      }
+    });
+  }
+
+  maxPoolBackward(_g: Pool2dGeometry, dy: Storage, argmax: Storage, dx: Storage): void {
+    const [dyv, av, dxv] = [f32(dy), i32(argmax), f32(dx)];
+    dxv.fill(0);
+    for (let o = 0; o < dyv.length; o++) dxv[av[o]] += dyv[o];
+  }
+
+  avgPool(g: Pool2dGeometry, x: Storage, out: Storage): void {
+    const [xv, ov] = [f32(x), f32(out)];
+    const counts = new Float64Array(ov.length);
+    const sums = new Float64Array(ov.length);
+    this.poolTaps(g, (o, i) => {
+      sums[o] += xv[i];
+      counts[o] += 1;
+    });
+    for (let o = 0; o < ov.length; o++) ov[o] = sums[o] / counts[o];
+  }
+
+  avgPoolBackward(g: Pool2dGeometry, dy: Storage, dx: Storage): void {
+    const [dyv, dxv] = [f32(dy), f32(dx)];
+    const counts = new Float64Array(dyv.length);
+    this.poolTaps(g, (o) => (counts[o] += 1));
+    dxv.fill(0);
+    this.poolTaps(g, (o, i) => (dxv[i] += dyv[o] / counts[o]));
+  }
+
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamArgs): void {
+    const [pv, gv, mv, vv] = [f32(param), f32(grad), f32(m), f32(v)];
+    const lrT = (a.lr * Math.sqrt(1 - a.beta2 ** a.step)) / (1 - a.beta1 ** a.step);
+    for (let i = 0; i < pv.length; i++) {
+      mv[i] = a.beta1 * mv[i] + (1 - a.beta1) * gv[i];
+      vv[i] = a.beta2 * vv[i] + (1 - a.beta2) * gv[i] * gv[i];
+      pv[i] -= lrT * (mv[i] / (Math.sqrt(vv[i]) + a.epsilon)) + a.lr * a.weightDecay * pv[i];
+    }
+  }
+
+  adagradUpdate(param: Storage, grad: Storage, accum: Storage, lr: number, epsilon: number): void {
+    const [pv, gv, av] = [f32(param), f32(grad), f32(accum)];
+    for (let i = 0; i < pv.length; i++) {
+      av[i] += gv[i] * gv[i];
+      pv[i] -= (lr * gv[i]) / (Math.sqrt(av[i]) + epsilon);
+    }
+  }
+
+  rmspropUpdate(param: Storage, grad: Storage, meanSquare: Storage, lr: number, rho: number, epsilon: number): void {
+    const [pv, gv, msv] = [f32(param), f32(grad), f32(meanSquare)];
+    for (let i = 0; i < pv.length; i++) {
+      msv[i] = rho * msv[i] + (1 - rho) * gv[i] * gv[i];
+      pv[i] -= (lr * gv[i]) / (Math.sqrt(msv[i]) + epsilon);
+    }
+  }
+
+  sgdUpdate(param: Storage, grad: Storage, velocity: Storage | null, lr: number, momentum: number, nesterov: boolean): void {
+    const [pv, gv] = [f32(param), f32(grad)];
+    const vel = velocity ? f32(velocity) : null;
+    for (let i = 0; i < pv.length; i++) {
+      if (!vel) {
+        pv[i] -= lr * gv[i];
+        continue;
+      }
+      vel[i] = momentum * vel[i] - lr * gv[i];
+      pv[i] += nesterov ? momentum * vel[i] - lr * gv[i] : vel[i];
+    }
   }
 }

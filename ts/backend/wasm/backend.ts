@@ -1,20 +1,31 @@
-/** The wasm backend: tensors are f32 buffers in the module's linear memory; ops call the Rust kernels. */
-import type { Backend, BackendInfo, GemmArgs, MemoryInfo, Storage } from '../backend.js';
-import type { KernelModule } from './loader.js';
+/** The wasm backend: tensors are buffers in the module's linear memory; ops call the Rust kernels. */
+import type {
+  ActivationGradOp, AdamArgs, Backend, BackendInfo, BinaryOp, Conv2dGeometry, GemmArgs, MemoryInfo,
+  Pool2dGeometry, Storage, StorageDType, UnaryOp,
+} from '../backend.js';
+import type { KernelModule, ShapeHandle } from './loader.js';
 
 class WasmStorage implements Storage {
   constructor(
     readonly ptr: number,
     readonly size: number,
+    readonly dtype: StorageDType,
   ) {}
 }
 
-const ptrOf = (s: Storage) => (s as WasmStorage).ptr;
+const ptr = (s: Storage) => (s as WasmStorage).ptr;
+const ptrOrNull = (s: Storage | null) => (s ? ptr(s) : 0);
+
+const UNARY: Record<UnaryOp, number> = { neg: 0, exp: 1, log: 2, sqrt: 3, square: 4, relu: 5, sigmoid: 6, tanh: 7 };
+const ACTIVATION_GRAD: Record<ActivationGradOp, number> = { relu: 0, sigmoid: 1, tanh: 2 };
+const BINARY: Record<BinaryOp, number> = { add: 0, sub: 1, mul: 2, div: 3 };
 
 export class WasmBackend implements Backend {
   readonly name = 'wasm';
   /** Why a faster variant or more threads were not used (set by the loader on each `ready()`). */
   reason?: string;
+  /** Geometry objects live in wasm memory; a model uses a handful, so they are made once each. */
+  private readonly shapes = new Map<string, ShapeHandle>();
 
   constructor(
     private readonly kernels: KernelModule,
@@ -32,47 +43,148 @@ export class WasmBackend implements Backend {
     };
   }
 
-  allocate(size: number): Storage {
-    return new WasmStorage(this.kernels.alloc_f32(size), size);
+  allocate(size: number, dtype: StorageDType = 'float32'): Storage {
+    return new WasmStorage(this.kernels.alloc_f32(size), size, dtype);
   }
 
   free(storage: Storage): void {
-    this.kernels.free_f32(ptrOf(storage), storage.size);
+    this.kernels.free_f32(ptr(storage), storage.size);
   }
 
   /** A view into linear memory; made fresh each time because memory growth replaces the buffer. */
-  private view(storage: Storage): Float32Array {
-    return new Float32Array(this.linearMemory.buffer, ptrOf(storage), storage.size);
+  private view(storage: Storage): Float32Array | Int32Array {
+    const Typed = storage.dtype === 'int32' ? Int32Array : Float32Array;
+    return new Typed(this.linearMemory.buffer, ptr(storage), storage.size);
   }
 
-  write(storage: Storage, values: Float32Array): void {
+  write(storage: Storage, values: Float32Array | Int32Array): void {
     this.view(storage).set(values);
   }
 
   copy(src: Storage, dst: Storage): void {
-    this.view(dst).set(this.view(src));
+    new Uint8Array(this.linearMemory.buffer, ptr(dst), dst.size * 4).set(new Uint8Array(this.linearMemory.buffer, ptr(src), src.size * 4));
   }
 
-  async read(storage: Storage): Promise<Float32Array> {
+  async read(storage: Storage): Promise<Float32Array | Int32Array> {
     return this.readSync(storage);
   }
 
-  readSync(storage: Storage): Float32Array {
+  readSync(storage: Storage): Float32Array | Int32Array {
     return this.view(storage).slice();
+  }
+
+  memory(): MemoryInfo {
+    return { liveBytes: this.kernels.allocated_bytes(), heapBytes: this.linearMemory.buffer.byteLength };
   }
 
   gemm({ transA, transB, m, n, k, alpha, a, b, beta, c }: GemmArgs): void {
     const lda = Math.max(1, transA ? m : k);
     const ldb = Math.max(1, transB ? k : n);
     const ldc = Math.max(1, n);
-    this.kernels.gemm(
-      transA, transB, m, n, k, alpha,
-      ptrOf(a), a.size, lda, ptrOf(b), b.size, ldb,
-      beta, ptrOf(c), c.size, ldc,
-    );
+    this.kernels.gemm(transA, transB, m, n, k, alpha, ptr(a), a.size, lda, ptr(b), b.size, ldb, beta, ptr(c), c.size, ldc);
   }
 
-  memory(): MemoryInfo {
-    return { liveBytes: this.kernels.allocated_bytes(), heapBytes: this.linearMemory.buffer.byteLength };
+  unary(op: UnaryOp, x: Storage, out: Storage): void {
+    this.kernels.unary(UNARY[op], ptr(x), ptr(out), x.size);
+  }
+
+  activationGrad(op: ActivationGradOp, y: Storage, dy: Storage, dx: Storage): void {
+    this.kernels.activation_grad(ACTIVATION_GRAD[op], ptr(y), ptr(dy), ptr(dx), y.size);
+  }
+
+  binary(op: BinaryOp, a: Storage, b: Storage, out: Storage): void {
+    this.kernels.binary(BINARY[op], ptr(a), a.size, ptr(b), b.size, ptr(out));
+  }
+
+  fill(out: Storage, value: number): void {
+    this.kernels.fill(ptr(out), out.size, value);
+  }
+
+  affine(x: Storage, alpha: number, beta: number, out: Storage): void {
+    this.kernels.affine(ptr(x), x.size, alpha, beta, ptr(out));
+  }
+
+  sumRows(x: Storage, rows: number, cols: number, out: Storage): void {
+    this.kernels.sum_rows(ptr(x), rows, cols, ptr(out));
+  }
+
+  sumCols(x: Storage, rows: number, cols: number, out: Storage): void {
+    this.kernels.sum_cols(ptr(x), rows, cols, ptr(out));
+  }
+
+  softmaxRows(x: Storage, rows: number, cols: number, out: Storage): void {
+    this.kernels.softmax_rows(ptr(x), rows, cols, ptr(out));
+  }
+
+  logSoftmaxRows(x: Storage, rows: number, cols: number, out: Storage): void {
+    this.kernels.log_softmax_rows(ptr(x), rows, cols, ptr(out));
+  }
+
+  softmaxCrossEntropy(logits: Storage, labels: Storage, rows: number, classes: number, gradLogits: Storage): number {
+    return this.kernels.softmax_cross_entropy(ptr(logits), ptr(labels), rows, classes, ptr(gradLogits));
+  }
+
+  private convShape(g: Conv2dGeometry): ShapeHandle {
+    const key = `c${g.batch},${g.inH},${g.inW},${g.inC},${g.outC},${g.kH},${g.kW},${g.strideH},${g.strideW},${g.dilationH},${g.dilationW},${g.padding}`;
+    let shape = this.shapes.get(key);
+    if (!shape) {
+      shape = new this.kernels.Conv2dShape(g.batch, g.inH, g.inW, g.inC, g.outC, g.kH, g.kW, g.strideH, g.strideW, g.dilationH, g.dilationW, g.padding === 'same');
+      this.shapes.set(key, shape);
+    }
+    return shape;
+  }
+
+  private poolShape(g: Pool2dGeometry): ShapeHandle {
+    const key = `p${g.batch},${g.inH},${g.inW},${g.channels},${g.poolH},${g.poolW},${g.strideH},${g.strideW},${g.padding}`;
+    let shape = this.shapes.get(key);
+    if (!shape) {
+      shape = new this.kernels.Pool2dShape(g.batch, g.inH, g.inW, g.channels, g.poolH, g.poolW, g.strideH, g.strideW, g.padding === 'same');
+      this.shapes.set(key, shape);
+    }
+    return shape;
+  }
+
+  conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, out: Storage): void {
+    this.kernels.conv2d(this.convShape(g), ptr(x), ptr(filter), ptrOrNull(bias), ptr(out));
+  }
+
+  conv2dBackwardInput(g: Conv2dGeometry, dy: Storage, filter: Storage, dx: Storage): void {
+    this.kernels.conv2d_backward_input(this.convShape(g), ptr(dy), ptr(filter), ptr(dx));
+  }
+
+  conv2dBackwardFilter(g: Conv2dGeometry, x: Storage, dy: Storage, dFilter: Storage, dBias: Storage | null): void {
+    this.kernels.conv2d_backward_filter(this.convShape(g), ptr(x), ptr(dy), ptr(dFilter), ptrOrNull(dBias));
+  }
+
+  maxPool(g: Pool2dGeometry, x: Storage, out: Storage, argmax: Storage): void {
+    this.kernels.max_pool2d(this.poolShape(g), ptr(x), ptr(out), ptr(argmax));
+  }
+
+  maxPoolBackward(g: Pool2dGeometry, dy: Storage, argmax: Storage, dx: Storage): void {
+    this.kernels.max_pool2d_backward(this.poolShape(g), ptr(dy), ptr(argmax), ptr(dx));
+  }
+
+  avgPool(g: Pool2dGeometry, x: Storage, out: Storage): void {
+    this.kernels.avg_pool2d(this.poolShape(g), ptr(x), ptr(out));
+  }
+
+  avgPoolBackward(g: Pool2dGeometry, dy: Storage, dx: Storage): void {
+    this.kernels.avg_pool2d_backward(this.poolShape(g), ptr(dy), ptr(dx));
+  }
+
+  adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamArgs): void {
+    this.kernels.adam_update(ptr(param), ptr(grad), ptr(m), ptr(v), param.size, a.lr, a.beta1, a.beta2, a.epsilon, a.step, a.weightDecay);
+  }
+
+  sgdUpdate(param: Storage, grad: Storage, velocity: Storage | null, lr: number, momentum: number, nesterov: boolean): void {
+    this.kernels.sgd_update(ptr(param), ptr(grad), ptrOrNull(velocity), param.size, lr, momentum, nesterov);
+  }
+
+  adagradUpdate(param: Storage, grad: Storage, accum: Storage, lr: number, epsilon: number): void {
+    this.kernels.adagrad_update(ptr(param), ptr(grad), ptr(accum), param.size, lr, epsilon);
+  }
+
+  rmspropUpdate(param: Storage, grad: Storage, meanSquare: Storage, lr: number, rho: number, epsilon: number): void {
+    this.kernels.rmsprop_update(ptr(param), ptr(grad), ptr(meanSquare), param.size, lr, rho, epsilon);
   }
 }

@@ -12,20 +12,56 @@ import { WasmBackend } from './backend.js';
 export const VARIANTS = ['simd', 'simd-relaxed', 'threads', 'threads-relaxed'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
-/** What every variant's wasm-bindgen module exports. */
+/** A geometry object built in wasm memory (conv or pool shapes). */
+export interface ShapeHandle {
+  free(): void;
+}
+
+type Ptr = number;
+
+/** What every variant's wasm-bindgen module exports (see crates/kiln-wasm/src). */
 export interface KernelModule {
   initSync(options: { module: WebAssembly.Module; memory?: WebAssembly.Memory }): unknown;
-  alloc_f32(len: number): number;
-  free_f32(ptr: number, len: number): void;
+  alloc_f32(len: number): Ptr;
+  free_f32(ptr: Ptr, len: number): void;
   allocated_bytes(): number;
   linear_memory(): WebAssembly.Memory;
   variant(): string;
   thread_count(): number;
   gemm(
     transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
-    a: number, aLen: number, lda: number, b: number, bLen: number, ldb: number,
-    beta: number, c: number, cLen: number, ldc: number,
+    a: Ptr, aLen: number, lda: number, b: Ptr, bLen: number, ldb: number,
+    beta: number, c: Ptr, cLen: number, ldc: number,
   ): void;
+  unary(op: number, x: Ptr, out: Ptr, len: number): void;
+  activation_grad(op: number, y: Ptr, dy: Ptr, dx: Ptr, len: number): void;
+  binary(op: number, a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr): void;
+  affine(x: Ptr, len: number, alpha: number, beta: number, out: Ptr): void;
+  fill(out: Ptr, len: number, value: number): void;
+  sum_rows(x: Ptr, rows: number, cols: number, out: Ptr): void;
+  sum_cols(x: Ptr, rows: number, cols: number, out: Ptr): void;
+  softmax_rows(x: Ptr, rows: number, cols: number, out: Ptr): void;
+  log_softmax_rows(x: Ptr, rows: number, cols: number, out: Ptr): void;
+  softmax_cross_entropy(logits: Ptr, labels: Ptr, rows: number, classes: number, grad: Ptr): number;
+  Conv2dShape: new (
+    batch: number, inH: number, inW: number, inC: number, outC: number, kH: number, kW: number,
+    strideH: number, strideW: number, dilationH: number, dilationW: number, same: boolean,
+  ) => ShapeHandle;
+  conv2d(s: ShapeHandle, x: Ptr, filter: Ptr, bias: Ptr, out: Ptr): void;
+  conv2d_backward_input(s: ShapeHandle, dy: Ptr, filter: Ptr, dx: Ptr): void;
+  conv2d_backward_filter(s: ShapeHandle, x: Ptr, dy: Ptr, dFilter: Ptr, dBias: Ptr): void;
+  Pool2dShape: new (
+    batch: number, inH: number, inW: number, channels: number, poolH: number, poolW: number,
+    strideH: number, strideW: number, same: boolean,
+  ) => ShapeHandle;
+  max_pool2d(s: ShapeHandle, x: Ptr, out: Ptr, argmax: Ptr): void;
+  max_pool2d_backward(s: ShapeHandle, dy: Ptr, argmax: Ptr, dx: Ptr): void;
+  avg_pool2d(s: ShapeHandle, x: Ptr, out: Ptr): void;
+  avg_pool2d_backward(s: ShapeHandle, dy: Ptr, dx: Ptr): void;
+  adam_update(param: Ptr, grad: Ptr, m: Ptr, v: Ptr, len: number, lr: number, beta1: number, beta2: number, epsilon: number, step: number, weightDecay: number): void;
+  sgd_update(param: Ptr, grad: Ptr, velocity: Ptr, len: number, lr: number, momentum: number, nesterov: boolean): void;
+  adagrad_update(param: Ptr, grad: Ptr, accum: Ptr, len: number, lr: number, epsilon: number): void;
+  rmsprop_update(param: Ptr, grad: Ptr, meanSquare: Ptr, len: number, lr: number, rho: number, epsilon: number): void;
 }
 
 /** The threads builds also export the pool's hand-off points (see crates/kiln-wasm/src/pool.rs). */
@@ -34,12 +70,12 @@ export interface ThreadedKernelModule extends KernelModule {
   start_worker(receiver: number): void;
 }
 
-export const kernelModules: Record<Variant, KernelModule> = {
+export const kernelModules = {
   simd,
   'simd-relaxed': simdRelaxed,
   threads,
   'threads-relaxed': threadsRelaxed,
-};
+} as unknown as Record<Variant, KernelModule>;
 
 export const isThreaded = (variant: Variant) => variant.startsWith('threads');
 

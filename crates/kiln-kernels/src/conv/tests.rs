@@ -1,0 +1,127 @@
+use super::*;
+use crate::test_util::{assert_close, dot, numeric_grad, random_vec, rng, to_f64};
+
+/// Direct float64 convolution.
+fn reference(g: &Conv2dGeometry, x: &[f64], w: &[f64], bias: Option<&[f64]>) -> Vec<f64> {
+    let mut out = vec![0.0; g.batch * g.out_h * g.out_w * g.out_c];
+    for b in 0..g.batch {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                for o in 0..g.out_c {
+                    let mut s = bias.map_or(0.0, |bias| bias[o]);
+                    for ky in 0..g.k_h {
+                        for kx in 0..g.k_w {
+                            let y = (oy * g.stride_h + ky * g.dilation_h) as isize - g.pad_top as isize;
+                            let xx = (ox * g.stride_w + kx * g.dilation_w) as isize - g.pad_left as isize;
+                            if y < 0 || xx < 0 || y >= g.in_h as isize || xx >= g.in_w as isize {
+                                continue;
+                            }
+                            for c in 0..g.in_c {
+                                let xi = ((b * g.in_h + y as usize) * g.in_w + xx as usize) * g.in_c + c;
+                                let wi = ((ky * g.k_w + kx) * g.in_c + c) * g.out_c + o;
+                                s += x[xi] * w[wi];
+                            }
+                        }
+                    }
+                    out[((b * g.out_h + oy) * g.out_w + ox) * g.out_c + o] = s;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// (batch, in_h, in_w, in_c, out_c, k_h, k_w, stride, dilation, padding)
+type Case = (usize, usize, usize, usize, usize, usize, usize, (usize, usize), (usize, usize), Padding);
+
+const CASES: [Case; 8] = [
+    (3, 7, 9, 3, 6, 3, 3, (1, 1), (1, 1), Padding::Same),
+    (3, 7, 9, 3, 6, 3, 3, (2, 2), (1, 1), Padding::Valid),
+    (3, 7, 9, 5, 6, 2, 3, (1, 2), (1, 1), Padding::Same),
+    (3, 7, 9, 5, 6, 3, 3, (2, 2), (1, 1), Padding::Same),
+    (3, 7, 9, 5, 6, 3, 3, (1, 1), (2, 2), Padding::Valid),
+    (3, 7, 9, 3, 6, 2, 3, (2, 1), (2, 2), Padding::Same),
+    (1, 5, 5, 5, 7, 1, 1, (1, 1), (1, 1), Padding::Valid),
+    (11, 5, 7, 3, 4, 3, 3, (2, 2), (1, 1), Padding::Same), // more images than one sub-batch holds
+];
+
+fn geometry(c: &Case) -> Conv2dGeometry {
+    Conv2dGeometry::new(c.0, c.1, c.2, c.3, c.4, c.5, c.6, c.7, c.8, c.9).unwrap()
+}
+
+#[test]
+fn forward_matches_reference() {
+    for (i, case) in CASES.iter().enumerate() {
+        let g = geometry(case);
+        let mut r = rng(i as u64);
+        let x = random_vec(&mut r, g.batch * g.input_image_len(), -1.0, 1.0);
+        let w = random_vec(&mut r, g.patch_len() * g.out_c, -1.0, 1.0);
+        let b = random_vec(&mut r, g.out_c, -1.0, 1.0);
+        let mut y = vec![f32::NAN; g.batch * g.output_image_len()];
+        conv2d_forward(&g, &x, &w, Some(&b), &mut y).unwrap();
+        assert_close(&format!("case {i} output"), &y, &reference(&g, &to_f64(&x), &to_f64(&w), Some(&to_f64(&b))), 1e-4);
+        conv2d_forward(&g, &x, &w, None, &mut y).unwrap();
+        assert_close(&format!("case {i} output without bias"), &y, &reference(&g, &to_f64(&x), &to_f64(&w), None), 1e-4);
+    }
+}
+
+#[test]
+fn gradients_match_central_differences() {
+    for (i, case) in CASES.iter().enumerate() {
+        let g = geometry(case);
+        let mut r = rng(100 + i as u64);
+        let x = random_vec(&mut r, g.batch * g.input_image_len(), -1.0, 1.0);
+        let w = random_vec(&mut r, g.patch_len() * g.out_c, -1.0, 1.0);
+        let b = random_vec(&mut r, g.out_c, -1.0, 1.0);
+        let dy = random_vec(&mut r, g.batch * g.output_image_len(), -1.0, 1.0);
+        let (x64, w64, b64) = (to_f64(&x), to_f64(&w), to_f64(&b));
+
+        let mut dx = vec![f32::NAN; x.len()];
+        conv2d_backward_input(&g, &dy, &w, &mut dx).unwrap();
+        let want = numeric_grad(&x64, |x| dot(&reference(&g, x, &w64, Some(&b64)), &dy));
+        assert_close(&format!("case {i} grad_input"), &dx, &want, 1e-4);
+
+        let mut dw = vec![f32::NAN; w.len()];
+        let mut db = vec![f32::NAN; b.len()];
+        conv2d_backward_filter(&g, &x, &dy, &mut dw, Some(&mut db)).unwrap();
+        let want = numeric_grad(&w64, |w| dot(&reference(&g, &x64, w, Some(&b64)), &dy));
+        assert_close(&format!("case {i} grad_filter"), &dw, &want, 1e-4);
+        let want = numeric_grad(&b64, |b| dot(&reference(&g, &x64, &w64, Some(b)), &dy));
+        assert_close(&format!("case {i} grad_bias"), &db, &want, 1e-4);
+    }
+}
+
+#[test]
+fn same_padding_follows_tensorflow() {
+    let g = Conv2dGeometry::new(1, 7, 9, 3, 1, 3, 2, (2, 1), (1, 1), Padding::Same).unwrap();
+    assert_eq!((g.out_h, g.pad_top, g.out_w, g.pad_left), (4, 1, 9, 0));
+    let g = Conv2dGeometry::new(1, 7, 9, 3, 1, 3, 3, (1, 1), (2, 2), Padding::Same).unwrap();
+    assert_eq!((g.out_h, g.pad_top, g.out_w, g.pad_left), (7, 2, 9, 2));
+    // A kernel wider than the input is fine with Same padding.
+    let g = Conv2dGeometry::new(1, 2, 2, 1, 1, 5, 5, (1, 1), (1, 1), Padding::Same).unwrap();
+    assert_eq!((g.out_h, g.pad_top), (2, 2));
+}
+
+#[test]
+fn rejects_bad_geometry_and_buffers() {
+    let e = Conv2dGeometry::new(1, 5, 5, 3, 4, 3, 3, (0, 1), (1, 1), Padding::Valid).unwrap_err();
+    assert_eq!(e.to_string(), "Conv2dGeometry::new: stride_h must be at least 1, got 0");
+    let e = Conv2dGeometry::new(1, 5, 5, 3, 4, 3, 3, (1, 1), (3, 1), Padding::Valid).unwrap_err();
+    assert!(matches!(e, KernelError::Value { argument: "k_h", .. }), "{e}");
+
+    let g = Conv2dGeometry::new(1, 5, 5, 4, 2, 3, 3, (1, 1), (1, 1), Padding::Same).unwrap();
+    let mut out = vec![0.0; 50];
+    let e = conv2d_forward(&g, &[0.0; 99], &[0.0; 72], None, &mut out).unwrap_err();
+    assert_eq!(e.to_string(), "conv2d_forward: input has 99 elements, expected 1*5*5*4 = 100");
+    let e = conv2d_forward(&g, &[0.0; 100], &[0.0; 72], Some(&[0.0; 3]), &mut out).unwrap_err();
+    assert!(matches!(e, KernelError::Shape { argument: "bias", .. }), "{e}");
+    let e = conv2d_backward_input(&g, &[0.0; 50], &[0.0; 71], &mut [0.0; 100]).unwrap_err();
+    assert!(matches!(e, KernelError::Shape { argument: "filter", .. }), "{e}");
+    let e = conv2d_backward_filter(&g, &[0.0; 100], &[0.0; 50], &mut [0.0; 72], Some(&mut [0.0; 1])).unwrap_err();
+    assert!(matches!(e, KernelError::Shape { argument: "grad_bias", .. }), "{e}");
+
+    let mut tampered = g;
+    tampered.out_h = 6;
+    let e = conv2d_forward(&tampered, &[0.0; 100], &[0.0; 72], None, &mut [0.0; 60]).unwrap_err();
+    assert!(matches!(e, KernelError::Value { kernel: "conv2d_forward", argument: "geometry", .. }), "{e}");
+}

@@ -1,0 +1,183 @@
+//! Entry points for the training and inference kernels. Buffers arrive as (pointer, length) pairs of
+//! allocations from `alloc_f32` (int32 tensors use the same 4-byte buffers, read as u32); the TypeScript
+//! backend never passes the same buffer as an input and an output of one call.
+
+use kiln_kernels::{self as k, Conv2dGeometry, KernelError, Padding, Pool2dGeometry};
+use wasm_bindgen::prelude::*;
+
+fn f32s<'a>(ptr: *const f32, len: usize) -> &'a [f32] {
+    // SAFETY: (ptr, len) describes a live buffer from `alloc_f32`.
+    unsafe { std::slice::from_raw_parts(ptr, len) }
+}
+
+fn f32s_mut<'a>(ptr: *mut f32, len: usize) -> &'a mut [f32] {
+    // SAFETY: as `f32s`, and the TypeScript side gives each call distinct output buffers.
+    unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+}
+
+fn u32s<'a>(ptr: *const f32, len: usize) -> &'a [u32] {
+    // SAFETY: int32 tensors are 4-byte buffers from `alloc_f32`, read here as u32.
+    unsafe { std::slice::from_raw_parts(ptr as *const u32, len) }
+}
+
+fn u32s_mut<'a>(ptr: *mut f32, len: usize) -> &'a mut [u32] {
+    // SAFETY: as `u32s`.
+    unsafe { std::slice::from_raw_parts_mut(ptr as *mut u32, len) }
+}
+
+fn js(e: KernelError) -> JsError {
+    JsError::new(&e.to_string())
+}
+
+/// Elementwise maps; `op`: 0 neg, 1 exp, 2 log, 3 sqrt, 4 square, 5 relu, 6 sigmoid, 7 tanh.
+#[wasm_bindgen]
+pub fn unary(op: u32, x: *const f32, out: *mut f32, len: usize) -> Result<(), JsError> {
+    let (x, out) = (f32s(x, len), f32s_mut(out, len));
+    match op {
+        5 => k::relu_forward(x, out),
+        6 => k::sigmoid_forward(x, out),
+        7 => k::tanh_forward(x, out),
+        _ => k::elementwise::unary(unary_op(op)?, x, out),
+    }
+    .map_err(js)
+}
+
+fn unary_op(op: u32) -> Result<k::elementwise::UnaryOp, JsError> {
+    use k::elementwise::UnaryOp::*;
+    Ok(match op {
+        0 => Neg,
+        1 => Exp,
+        2 => Log,
+        3 => Sqrt,
+        4 => Square,
+        _ => return Err(JsError::new(&format!("unary: unknown op {op}"))),
+    })
+}
+
+/// dx = dy · f'(y) for `op`: 0 relu, 1 sigmoid, 2 tanh.
+#[wasm_bindgen]
+pub fn activation_grad(op: u32, y: *const f32, dy: *const f32, dx: *mut f32, len: usize) -> Result<(), JsError> {
+    let (y, dy, dx) = (f32s(y, len), f32s(dy, len), f32s_mut(dx, len));
+    match op {
+        0 => k::relu_backward(y, dy, dx),
+        1 => k::sigmoid_backward(y, dy, dx),
+        2 => k::tanh_backward(y, dy, dx),
+        _ => return Err(JsError::new(&format!("activation_grad: unknown op {op}"))),
+    }
+    .map_err(js)
+}
+
+/// out = a ∘ b with b repeating along a; `op`: 0 add, 1 sub, 2 mul, 3 div.
+#[wasm_bindgen]
+pub fn binary(op: u32, a: *const f32, a_len: usize, b: *const f32, b_len: usize, out: *mut f32) -> Result<(), JsError> {
+    use k::elementwise::BinaryOp::*;
+    let op = match op {
+        0 => Add,
+        1 => Sub,
+        2 => Mul,
+        3 => Div,
+        _ => return Err(JsError::new(&format!("binary: unknown op {op}"))),
+    };
+    k::elementwise::binary(op, f32s(a, a_len), f32s(b, b_len), f32s_mut(out, a_len)).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn affine(x: *const f32, len: usize, alpha: f32, beta: f32, out: *mut f32) -> Result<(), JsError> {
+    k::elementwise::affine(f32s(x, len), alpha, beta, f32s_mut(out, len)).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn fill(out: *mut f32, len: usize, value: f32) {
+    f32s_mut(out, len).fill(value);
+}
+
+#[wasm_bindgen]
+pub fn sum_rows(x: *const f32, rows: usize, cols: usize, out: *mut f32) -> Result<(), JsError> {
+    k::bias_grad(f32s(x, rows * cols), rows, cols, f32s_mut(out, cols)).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn sum_cols(x: *const f32, rows: usize, cols: usize, out: *mut f32) -> Result<(), JsError> {
+    k::elementwise::sum_cols(f32s(x, rows * cols), rows, cols, f32s_mut(out, rows)).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn softmax_rows(x: *const f32, rows: usize, cols: usize, out: *mut f32) -> Result<(), JsError> {
+    k::softmax_rows(f32s(x, rows * cols), rows, cols, f32s_mut(out, rows * cols)).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn log_softmax_rows(x: *const f32, rows: usize, cols: usize, out: *mut f32) -> Result<(), JsError> {
+    k::elementwise::log_softmax_rows(f32s(x, rows * cols), rows, cols, f32s_mut(out, rows * cols)).map_err(js)
+}
+
+/// Mean sparse softmax cross-entropy; writes the gradient of the mean into `grad`.
+#[wasm_bindgen]
+pub fn softmax_cross_entropy(
+    logits: *const f32,
+    labels: *const f32,
+    rows: usize,
+    classes: usize,
+    grad: *mut f32,
+) -> Result<f32, JsError> {
+    let n = rows * classes;
+    k::softmax_cross_entropy_sparse(f32s(logits, n), rows, classes, u32s(labels, rows), f32s_mut(grad, n)).map_err(js)
+}
+
+/// The conv geometry from the sizes TypeScript validated; Rust re-derives and checks padding and outputs.
+#[wasm_bindgen]
+pub struct Conv2dShape(Conv2dGeometry);
+
+#[wasm_bindgen]
+impl Conv2dShape {
+    #[wasm_bindgen(constructor)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        batch: usize,
+        in_h: usize,
+        in_w: usize,
+        in_c: usize,
+        out_c: usize,
+        k_h: usize,
+        k_w: usize,
+        stride_h: usize,
+        stride_w: usize,
+        dilation_h: usize,
+        dilation_w: usize,
+        same: bool,
+    ) -> Result<Conv2dShape, JsError> {
+        let padding = if same { Padding::Same } else { Padding::Valid };
+        Conv2dGeometry::new(batch, in_h, in_w, in_c, out_c, k_h, k_w, (stride_h, stride_w), (dilation_h, dilation_w), padding)
+            .map(Conv2dShape)
+            .map_err(js)
+    }
+}
+
+impl Conv2dShape {
+    fn lens(&self) -> (usize, usize, usize) {
+        let g = &self.0;
+        (g.batch * g.in_h * g.in_w * g.in_c, g.k_h * g.k_w * g.in_c * g.out_c, g.batch * g.out_h * g.out_w * g.out_c)
+    }
+}
+
+/// `bias` 0 means none.
+#[wasm_bindgen]
+pub fn conv2d(s: &Conv2dShape, x: *const f32, filter: *const f32, bias: *const f32, out: *mut f32) -> Result<(), JsError> {
+    let (x_len, f_len, y_len) = s.lens();
+    let bias = (!bias.is_null()).then(|| f32s(bias, s.0.out_c));
+    k::conv2d_forward(&s.0, f32s(x, x_len), f32s(filter, f_len), bias, f32s_mut(out, y_len)).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn conv2d_backward_input(s: &Conv2dShape, dy: *const f32, filter: *const f32, dx: *mut f32) -> Result<(), JsError> {
+    let (x_len, f_len, y_len) = s.lens();
+    k::conv2d_backward_input(&s.0, f32s(dy, y_len), f32s(filter, f_len), f32s_mut(dx, x_len)).map_err(js)
+}
+
+/// `d_bias` 0 means none.
+#[wasm_bindgen]
+pub fn conv2d_backward_filter(s: &Conv2dShape, x: *const f32, dy: *const f32, d_filter: *mut f32, d_bias: *mut f32) -> Result<(), JsError> {
+    let (x_len, f_len, y_len) = s.lens();
+    let d_bias = (!d_bias.is_null()).then(|| f32s_mut(d_bias, s.0.out_c));
+    k::conv2d_backward_filter(&s.0, f32s(x, x_len), f32s(dy, y_len), f32s_mut(d_filter, f_len), d_bias).map_err(js)
+}

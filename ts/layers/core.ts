@@ -1,0 +1,98 @@
+/** Dense, Flatten, Activation and Dropout layers. */
+import { ShapeError, ValueError, describe } from '../errors.js';
+import { tensor, zeros } from '../ops/creation.js';
+import { add, mul } from '../ops/elementwise.js';
+import { matMul } from '../ops/linalg.js';
+import { reshape } from '../ops/shape.js';
+import { mulberry32 } from '../random.js';
+import type { Shape, Tensor } from '../tensor.js';
+import { sizeOf } from '../ops/validate.js';
+import { activationFn, type ActivationName } from './activations.js';
+import { initialize, type Initializer } from './initializers.js';
+import { StatelessLayer, type Layer } from './layer.js';
+
+export interface DenseOptions {
+  activation?: ActivationName;
+  useBias?: boolean;
+  kernelInitializer?: Initializer;
+}
+
+export class Dense implements Layer {
+  readonly kind = 'Dense';
+  weights: Tensor[] = [];
+  private readonly activate: (x: Tensor) => Tensor;
+
+  constructor(
+    readonly units: number,
+    private readonly options: DenseOptions = {},
+  ) {
+    if (!Number.isInteger(units) || units < 1) throw new ValueError(`dense(): units must be a positive integer, got ${describe(units)}`);
+    this.activate = activationFn('dense()', options.activation ?? 'linear');
+  }
+
+  build(inputShape: Shape, seed: number): Shape {
+    if (inputShape.length !== 1) {
+      throw new ShapeError(`dense(): input must be flat [features] per example, got [${inputShape}]; add flatten() before it`);
+    }
+    const [features] = inputShape;
+    const kernel = initialize(this.options.kernelInitializer ?? 'glorotUniform', [features, this.units], features, this.units, seed);
+    this.weights = this.options.useBias === false ? [kernel] : [kernel, zeros([this.units])];
+    return [this.units];
+  }
+
+  call(x: Tensor): Tensor {
+    const [kernel, bias] = this.weights;
+    const y = matMul(x, kernel);
+    return this.activate(bias ? add(y, bias) : y);
+  }
+
+  dispose(): void {
+    for (const w of this.weights) w.dispose();
+  }
+}
+
+export class Flatten extends StatelessLayer {
+  readonly kind = 'Flatten';
+  build(inputShape: Shape): Shape {
+    return [sizeOf(inputShape)];
+  }
+  call(x: Tensor): Tensor {
+    return reshape(x, [x.shape[0], -1]);
+  }
+}
+
+export class Activation extends StatelessLayer {
+  readonly kind = 'Activation';
+  private readonly activate: (x: Tensor) => Tensor;
+  constructor(readonly activation: ActivationName) {
+    super();
+    this.activate = activationFn('activation()', activation);
+  }
+  build(inputShape: Shape): Shape {
+    return inputShape;
+  }
+  call(x: Tensor): Tensor {
+    return this.activate(x);
+  }
+}
+
+/** Drops a `rate` fraction of values while training and scales the rest by 1/(1−rate); identity otherwise. */
+export class Dropout extends StatelessLayer {
+  readonly kind = 'Dropout';
+  private random: () => number = Math.random;
+  constructor(readonly rate: number) {
+    super();
+    if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new ValueError(`dropout(): rate must be in [0, 1), got ${describe(rate)}`);
+  }
+  build(inputShape: Shape, seed: number): Shape {
+    this.random = mulberry32(seed);
+    return inputShape;
+  }
+  call(x: Tensor, training: boolean): Tensor {
+    if (!training || this.rate === 0) return x;
+    const keep = 1 / (1 - this.rate);
+    const mask = new Float32Array(x.size);
+    for (let i = 0; i < mask.length; i++) mask[i] = this.random() < this.rate ? 0 : keep;
+    return mul(x, tensor(mask, x.shape));
+  }
+}

@@ -1,0 +1,76 @@
+/** 2-D convolution (NHWC input, HWIO filter) and pooling, with gradients. */
+import { record, willRecord } from '../autograd/tape.js';
+import { ShapeError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import { conv2dGeometry, pool2dGeometry, type Pair } from './geometry.js';
+import { allocateTensor, assertRank, assertTensor, sameBackend } from './validate.js';
+
+export interface Conv2dOptions {
+  strides?: Pair;
+  padding?: 'valid' | 'same';
+  dilation?: Pair;
+}
+
+/** y = conv(x, filter) + bias: x [batch, h, w, inC], filter [kh, kw, inC, outC], bias [outC]. */
+export function conv2d(x: Tensor, filter: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d()';
+  assertTensor(op, 'x', x);
+  assertTensor(op, 'filter', filter);
+  assertRank(op, 'x', x, 4);
+  assertRank(op, 'filter', filter, 4);
+  const backend = sameBackend(op, x, filter);
+  if (bias !== null) {
+    assertTensor(op, 'bias', bias);
+    if (bias.size !== filter.shape[3] || bias.rank !== 1) throw new ShapeError(`${op}: bias must have shape [${filter.shape[3]}], got [${bias.shape}]`);
+  }
+  const g = conv2dGeometry(op, x.shape, filter.shape, options.strides ?? 1, options.padding ?? 'valid', options.dilation ?? 1);
+  const y = allocateTensor(backend, [g.batch, g.outH, g.outW, g.outC]);
+  backend.conv2d(g, x.storage, filter.storage, bias?.storage ?? null, y.storage);
+  return record(y, bias ? [x, filter, bias] : [x, filter], (dy) => {
+    const dx = allocateTensor(backend, x.shape);
+    backend.conv2dBackwardInput(g, dy.storage, filter.storage, dx.storage);
+    const dFilter = allocateTensor(backend, filter.shape);
+    const dBias = bias ? allocateTensor(backend, bias.shape) : null;
+    backend.conv2dBackwardFilter(g, x.storage, dy.storage, dFilter.storage, dBias?.storage ?? null);
+    return [dx, dFilter, dBias];
+  });
+}
+
+export interface Pool2dOptions {
+  poolSize?: Pair;
+  /** Defaults to poolSize. */
+  strides?: Pair;
+  padding?: 'valid' | 'same';
+}
+
+function poolSetup(op: string, x: Tensor, options: Pool2dOptions) {
+  assertTensor(op, 'x', x);
+  assertRank(op, 'x', x, 4);
+  const g = pool2dGeometry(op, x.shape, options.poolSize ?? 2, options.strides, options.padding ?? 'valid');
+  return { g, y: allocateTensor(x.backend, [g.batch, g.outH, g.outW, g.channels]) };
+}
+
+export function maxPool2d(x: Tensor, options: Pool2dOptions = {}): Tensor {
+  const { g, y } = poolSetup('maxPool2d()', x, options);
+  const argmax = allocateTensor(x.backend, y.shape, 'int32');
+  x.backend.maxPool(g, x.storage, y.storage, argmax.storage);
+  if (!willRecord([x])) {
+    argmax.dispose();
+    return y;
+  }
+  return record(y, [x], (dy) => {
+    const dx = allocateTensor(x.backend, x.shape);
+    x.backend.maxPoolBackward(g, dy.storage, argmax.storage, dx.storage);
+    return [dx];
+  });
+}
+
+export function avgPool2d(x: Tensor, options: Pool2dOptions = {}): Tensor {
+  const { g, y } = poolSetup('avgPool2d()', x, options);
+  x.backend.avgPool(g, x.storage, y.storage);
+  return record(y, [x], (dy) => {
+    const dx = allocateTensor(x.backend, x.shape);
+    x.backend.avgPoolBackward(g, dy.storage, dx.storage);
+    return [dx];
+  });
+}

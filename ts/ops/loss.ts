@@ -1,0 +1,31 @@
+/** Loss functions: scalar means over the batch, differentiable. */
+import { record } from '../autograd/tape.js';
+import { ShapeError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
+import { mul, square, sub } from './elementwise.js';
+import { mean } from './reduce.js';
+import { allocateTensor, assertRank, assertTensor, sameBackend } from './validate.js';
+
+/** Mean sparse categorical cross-entropy of `logits` [batch, classes] against int32 class `labels` [batch]. */
+export function softmaxCrossEntropy(logits: Tensor, labels: Tensor): Tensor {
+  const op = 'softmaxCrossEntropy()';
+  assertTensor(op, 'logits', logits);
+  assertTensor(op, 'labels', labels, 'int32');
+  assertRank(op, 'logits', logits, 2);
+  const [rows, classes] = logits.shape;
+  if (labels.size !== rows) throw new ShapeError(`${op}: labels must have ${rows} entries (one per row of logits), got shape [${labels.shape}]`);
+  const backend = sameBackend(op, logits, labels);
+  const gradLogits = allocateTensor(backend, logits.shape);
+  const loss = backend.softmaxCrossEntropy(logits.storage, labels.storage, rows, classes, gradLogits.storage);
+  const out = allocateTensor(backend, []);
+  backend.fill(out.storage, loss);
+  return record(out, [logits], (dy) => [mul(gradLogits, dy)]);
+}
+
+/** Mean of (prediction − target)². */
+export function meanSquaredError(prediction: Tensor, target: Tensor): Tensor {
+  if (prediction.shape.join() !== target.shape.join()) {
+    throw new ShapeError(`meanSquaredError(): target must have the prediction's shape [${prediction.shape}], got [${target.shape}]`);
+  }
+  return mean(square(sub(prediction, target)));
+}
