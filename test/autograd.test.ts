@@ -6,7 +6,7 @@ import { randomValues } from './helpers.js';
 /** Distinct values, so max-pool windows have no ties a perturbation could flip. */
 const distinct = (shape: number[], i: number) => {
   const n = shape.reduce((a, b) => a * b, 1);
-  const order = randomValues(n, 7 + i).map((v, j) => ({ v, j })).sort((a, b) => a.v - b.v);
+  const order = Array.from(randomValues(n, 7 + i), (v, j) => ({ v, j })).sort((a, b) => a.v - b.v);
   const out = new Float32Array(n);
   order.forEach(({ j }, rank) => (out[j] = rank * 0.05)); // spacing above the 0.01 perturbation
   return out;

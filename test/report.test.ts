@@ -33,8 +33,8 @@ describe('trainingReportHtml', () => {
     const lines = polylines(html);
     expect(lines.map((l) => l.series)).toEqual(['train loss', 'validation loss', 'train accuracy', 'validation accuracy']);
     for (const line of lines) expect(line.points).toHaveLength(history.length);
-    // Plot x ∈ [60, 430] over epochs 1…3; y ∈ [30, 238] over losses [1, 2.2] widened by 5% to [0.94, 2.26].
-    expect(lines[0].points).toEqual(['60.0,71.0', '245.0,149.8', '430.0,228.5']);
+    // Plot x ∈ [60, 410] over epochs 1…3; y ∈ [30, 238] over losses [1, 2.2] widened by 5% to [0.94, 2.26].
+    expect(lines[0].points).toEqual(['60.0,71.0', '235.0,149.8', '410.0,228.5']);
     expect(lines[1].points[0]).toBe('60.0,39.5');
   });
 
@@ -55,13 +55,19 @@ describe('trainingReportHtml', () => {
     expect(html).toMatch(/background:rgba\(31,119,180,1\.000\);color:#fff[^>]*>4<\/td>/);
   });
 
+  it('labels the loss axis with round ticks inside the plotted range', () => {
+    // Losses span [0.94, 2.26]: rough step 0.264 → 0.5, so ticks 1.0, 1.5, 2.0.
+    const lossChart = html.slice(html.indexOf('<svg'), html.indexOf('</svg>'));
+    expect([...lossChart.matchAll(/text-anchor="end">([^<]*)</g)].map((m) => m[1])).toEqual(['1.0', '1.5', '2.0']);
+  });
+
   it('has only a loss chart without accuracy, skips absent validation points, centres a single epoch', () => {
     const lossOnly = trainingReportHtml([{ epoch: 1, loss: 1 }, { epoch: 2, loss: 0.5, valLoss: 0.7 }], { title: 't', lines: [] });
     expect(count(lossOnly, '<svg')).toBe(1);
     expect(polylines(lossOnly).map((l) => l.points.length)).toEqual([2, 1]);
-    expect(lossOnly).not.toContain('confusion');
+    expect(lossOnly).not.toContain('<table');
     const single = polylines(trainingReportHtml([{ epoch: 5, loss: 1 }], { title: 't', lines: [] }));
-    expect(single[0].points).toEqual(['245.0,134.0']); // middle of [60, 430] × [30, 238]
+    expect(single[0].points).toEqual(['235.0,134.0']); // middle of [60, 410] × [30, 238]
   });
 
   it('rejects empty or non-finite history, decreasing epochs and a mismatched confusion matrix', () => {

@@ -25,15 +25,24 @@ interface Series {
 
 const TRAIN_COLOR = '#1f77b4';
 const VALIDATION_COLOR = '#ff7f0e';
-const CHART = { width: 560, height: 280, left: 60, right: 130, top: 30, bottom: 42 };
+const CHART = { width: 560, height: 280, left: 60, right: 150, top: 30, bottom: 42 };
 
 export function escapeHtml(text: string): string {
   const entities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
   return text.replace(/[&<>"']/g, (c) => entities[c]);
 }
 
-/** Short axis labels: 1.23, 0.0123, 1.2e+3. */
-const tickLabel = (value: number) => (value === 0 ? '0' : Number(value.toPrecision(3)).toString());
+/** Round tick values (multiples of 1, 2 or 5 × 10^k) inside [min, max], about `count` of them, with their labels. */
+function niceTicks(min: number, max: number, count: number): { value: number; label: string }[] {
+  const rough = (max - min) / count;
+  const magnitude = 10 ** Math.floor(Math.log10(rough));
+  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= rough)!;
+  const decimals = Math.max(0, -Math.floor(Math.log10(step)));
+  const ticks = [];
+  for (let value = Math.ceil(min / step) * step; value <= max; value += step) ticks.push({ value, label: value.toFixed(decimals) });
+  return ticks;
+}
+
 const coordinate = (value: number) => value.toFixed(1);
 
 /** [min, max] of the values, widened when flat so the line sits mid-chart. */
@@ -58,16 +67,16 @@ function lineChart(title: string, series: Series[]): string {
   const x = (epoch: number) => left + ((epoch - xMin) / (xMax - xMin)) * plotWidth;
   const y = (value: number) => top + (1 - (value - yMin) / (yMax - yMin)) * plotHeight;
 
-  const yTicks = Array.from({ length: 5 }, (_, i) => yMin + ((yMax - yMin) * i) / 4);
+  const yTicks = niceTicks(yMin, yMax, 5);
   const xTicks = epochs.filter((_, i) => i % Math.ceil(epochs.length / 10) === 0);
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="${escapeHtml(title)}">`,
     `<text x="${left}" y="18" class="chart-title">${escapeHtml(title)}</text>`,
     `<rect x="${left}" y="${top}" width="${plotWidth}" height="${plotHeight}" class="plot"/>`,
     ...yTicks.map(
-      (v) =>
-        `<line x1="${left}" x2="${left + plotWidth}" y1="${coordinate(y(v))}" y2="${coordinate(y(v))}" class="grid"/>` +
-        `<text x="${left - 6}" y="${coordinate(y(v) + 4)}" text-anchor="end">${tickLabel(v)}</text>`,
+      ({ value, label }) =>
+        `<line x1="${left}" x2="${left + plotWidth}" y1="${coordinate(y(value))}" y2="${coordinate(y(value))}" class="grid"/>` +
+        `<text x="${left - 6}" y="${coordinate(y(value) + 4)}" text-anchor="end">${label}</text>`,
     ),
     ...xTicks.map((e) => `<text x="${coordinate(x(e))}" y="${top + plotHeight + 16}" text-anchor="middle">${e}</text>`),
     `<text x="${left + plotWidth / 2}" y="${height - 6}" text-anchor="middle">epoch</text>`,
@@ -181,7 +190,10 @@ export function trainingReportHtml(history: EpochRecord[], summary: ReportSummar
     ...seriesOf(history, 'valAccuracy', 'validation accuracy', VALIDATION_COLOR),
   ];
   const charts = [lineChart('Loss', lossSeries), ...(accuracySeries.length > 0 ? [lineChart('Accuracy', accuracySeries)] : [])];
-  const summaryRows = summary.lines.map((line) => `<tr><td>${escapeHtml(line)}</td></tr>`).join('\n');
+  const summaryTable =
+    summary.lines.length === 0
+      ? ''
+      : ['<table class="summary">', ...summary.lines.map((line) => `<tr><td>${escapeHtml(line)}</td></tr>`), '</table>'].join('\n');
   const confusion =
     summary.confusion === undefined ? '' : confusionTable(summary.confusion, checkConfusion(op, summary.confusion, summary.classNames));
   return `<!DOCTYPE html>
@@ -197,9 +209,7 @@ export function trainingReportHtml(history: EpochRecord[], summary: ReportSummar
 <div class="charts">
 ${charts.join('\n')}
 </div>
-<table class="summary">
-${summaryRows}
-</table>
+${summaryTable}
 ${confusion}
 </body>
 </html>

@@ -156,8 +156,9 @@ pub fn softmax_rows(x: &[f32], rows: usize, cols: usize, y: &mut [f32]) -> Resul
     Ok(())
 }
 
-/// Softmax of one row (at least one element).
-pub(crate) fn softmax_row(x: &[f32], y: &mut [f32]) {
+/// Softmax of one row (at least one element); returns the row max and `Σ exp(x - max)`, from which callers
+/// form log-softmax.
+pub(crate) fn softmax_row(x: &[f32], y: &mut [f32]) -> (f32, f32) {
     let max = x.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
     let mut sum = 0.0f32;
     for (y, &x) in y.iter_mut().zip(x) {
@@ -168,6 +169,7 @@ pub(crate) fn softmax_row(x: &[f32], y: &mut [f32]) {
     for y in y {
         *y *= scale;
     }
+    (max, sum)
 }
 
 /// `y[r, c] = x[r, c] + bias[c]`.

@@ -6,6 +6,7 @@ pub mod activation;
 pub mod conv;
 pub mod error;
 pub mod gemm;
+pub mod loss;
 mod par;
 pub mod pool;
 #[cfg(test)]
@@ -19,4 +20,7 @@ pub use activation::{
 pub use conv::{conv2d_backward_filter, conv2d_backward_input, conv2d_forward, Conv2dGeometry, Padding};
 pub use error::KernelError;
 pub use gemm::{sgemm, GemmError, Transpose};
+pub use loss::{
+    binary_cross_entropy, binary_cross_entropy_with_logits, mse, softmax_cross_entropy_sparse, PROBABILITY_EPSILON,
+};
 pub use pool::{avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, Pool2dGeometry};

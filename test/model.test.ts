@@ -1,0 +1,107 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as kiln from '../ts/index.node.js';
+import { randomValues } from './helpers.js';
+
+const { layers } = kiln;
+
+/** The Keras CIFAR-10 tutorial CNN. */
+export function seedCnn(seed = 1) {
+  return kiln.sequential(
+    [
+      layers.conv2d(32, 3, { activation: 'relu' }),
+      layers.maxPooling2d(),
+      layers.conv2d(64, 3, { activation: 'relu' }),
+      layers.maxPooling2d(),
+      layers.conv2d(64, 3, { activation: 'relu' }),
+      layers.flatten(),
+      layers.dense(64, { activation: 'relu' }),
+      layers.dense(10),
+    ],
+    { inputShape: [32, 32, 3], seed },
+  );
+}
+
+/** Two Gaussian-ish blobs in 4-D, labelled by which side of a plane they fall. */
+function blobs(count: number, seed: number) {
+  const x = randomValues(count * 4, seed);
+  const y = new Int32Array(count);
+  for (let i = 0; i < count; i++) y[i] = x[i * 4] + 0.5 * x[i * 4 + 1] - 0.3 * x[i * 4 + 2] > 0 ? 1 : 0;
+  return { x, y };
+}
+
+describe('Sequential on the reference backend', () => {
+  beforeAll(async () => {
+    await kiln.ready({ backend: 'reference' });
+  });
+
+  it('summary of the seed CNN: output shapes and 122,570 parameters', () => {
+    const model = seedCnn();
+    expect(model.parameterCount).toBe(122_570);
+    const summary = model.summary();
+    expect(summary).toContain('(None, 30, 30, 32)');
+    expect(summary).toContain('(None, 4, 4, 64)');
+    expect(summary).toContain('(None, 1024)');
+    expect(summary).toContain('Total params: 122,570');
+    model.dispose();
+  });
+
+  it('learns a separable problem with Adam, reports history, evaluates and predicts', () => {
+    const model = kiln.sequential([layers.dense(8, { activation: 'relu' }), layers.dense(2)], { inputShape: [4], seed: 3 });
+    model.compile({ optimizer: new kiln.Adam({ learningRate: 0.05 }), loss: 'sparseCategoricalCrossentropy', fromLogits: true, metrics: ['accuracy'] });
+    const train = blobs(256, 1);
+    const seen: number[] = [];
+    const history = model.fit(train.x, train.y, { epochs: 15, batchSize: 32, validationSplit: 0.25, callbacks: [{ onEpochEnd: (e) => seen.push(e) }] });
+    expect(seen).toEqual([...Array(15).keys()]);
+    const losses = history.history.loss;
+    expect(losses.at(-1)!).toBeLessThan(losses[0] * 0.5);
+    expect(history.history.val_accuracy.at(-1)!).toBeGreaterThan(0.9);
+    const test = blobs(200, 2);
+    expect(model.evaluate(test.x, test.y).accuracy).toBeGreaterThan(0.9);
+    const out = model.predict(test.x.subarray(0, 5 * 4));
+    expect(out.shape).toEqual([5, 2]);
+    out.dispose();
+    model.dispose();
+  });
+
+  for (const [name, make] of [
+    ['SGD with Nesterov momentum', () => new kiln.SGD({ learningRate: 0.1, momentum: 0.9, nesterov: true })],
+    ['RMSprop', () => new kiln.RMSprop({ learningRate: 0.01 })],
+    ['AdaGrad', () => new kiln.AdaGrad({ learningRate: 0.1 })],
+    ['AdamW with a cosine schedule', () => new kiln.Adam({ learningRate: kiln.schedules.cosineDecay(0.05, 100), weightDecay: 1e-3 })],
+  ] as const) {
+    it(`${name} reduces the loss`, () => {
+      const model = kiln.sequential([layers.dense(8, { activation: 'tanh' }), layers.dense(2)], { inputShape: [4], seed: 5 });
+      model.compile({ optimizer: make(), loss: 'sparseCategoricalCrossentropy', fromLogits: true });
+      const { x, y } = blobs(128, 4);
+      const { history } = model.fit(x, y, { epochs: 8, batchSize: 16 });
+      expect(history.loss.at(-1)!).toBeLessThan(history.loss[0] * 0.8);
+      model.dispose();
+    });
+  }
+
+  it('keeps memory flat over many training steps', () => {
+    const model = kiln.sequential([layers.conv2d(3, 3, { activation: 'relu', padding: 'same' }), layers.maxPooling2d(), layers.flatten(), layers.dense(2)], { inputShape: [6, 6, 1], seed: 2 });
+    model.compile({ loss: 'sparseCategoricalCrossentropy', fromLogits: true, metrics: ['accuracy'] });
+    const x = randomValues(16 * 36, 9);
+    const y = new Int32Array(16).map((_, i) => i % 2);
+    model.fit(x, y, { epochs: 1, batchSize: 4 }); // optimizer state is created on the first step
+    const before = kiln.memory().liveBytes;
+    model.fit(x, y, { epochs: 5, batchSize: 4 });
+    expect(kiln.memory().liveBytes).toBe(before);
+    model.dispose();
+  });
+
+  it('bad input: wrong shapes, labels out of range, length mismatch, NaN loss', () => {
+    const model = kiln.sequential([layers.dense(3)], { inputShape: [4] });
+    expect(() => model.fit(new Float32Array(8), new Int32Array(2))).toThrow('fit(): call compile() first');
+    model.compile({ loss: 'sparseCategoricalCrossentropy', fromLogits: true });
+    expect(() => model.fit(new Float32Array(10), new Int32Array(2))).toThrow('fit(): x has 10 values, not a multiple of one example [4] = 4');
+    expect(() => model.fit(new Float32Array(8), new Int32Array(3))).toThrow('fit(): x has 2 examples but y has 3 values');
+    expect(() => model.fit(new Float32Array(8), new Int32Array([0, 3]))).toThrow('fit(): label at example 1 must be an integer class in [0, 3), got 3');
+    const nan = new Float32Array(8).fill(NaN);
+    expect(() => model.fit(nan, new Int32Array([0, 1]), { epochs: 2 })).toThrow(/the loss became NaN at epoch 1, batch 1/);
+    expect(() => model.call(kiln.zeros([2, 5]))).toThrow('model: input must have shape [batch, 4], got [2,5]');
+    expect(() => kiln.sequential([layers.dense(2)], { inputShape: [2, 2] })).toThrow('dense(): input must be flat');
+    model.dispose();
+  });
+});
