@@ -8,6 +8,7 @@ export default {
     'index.browser': 'ts/index.browser.ts',
     'index.edge': 'ts/index.edge.ts',
     'backend/wasm/worker-browser': 'ts/backend/wasm/worker-browser.ts',
+    'cli/main': 'ts/cli/main.ts',
   },
   output: {
     dir: 'dist',

@@ -4,23 +4,6 @@ import { randomValues } from './helpers.js';
 
 const { layers } = kiln;
 
-/** The Keras CIFAR-10 tutorial CNN. */
-export function seedCnn(seed = 1) {
-  return kiln.sequential(
-    [
-      layers.conv2d(32, 3, { activation: 'relu' }),
-      layers.maxPooling2d(),
-      layers.conv2d(64, 3, { activation: 'relu' }),
-      layers.maxPooling2d(),
-      layers.conv2d(64, 3, { activation: 'relu' }),
-      layers.flatten(),
-      layers.dense(64, { activation: 'relu' }),
-      layers.dense(10),
-    ],
-    { inputShape: [32, 32, 3], seed },
-  );
-}
-
 /** Two Gaussian-ish blobs in 4-D, labelled by which side of a plane they fall. */
 function blobs(count: number, seed: number) {
   const x = randomValues(count * 4, seed);
@@ -35,7 +18,7 @@ describe('Sequential on the reference backend', () => {
   });
 
   it('summary of the seed CNN: output shapes and 122,570 parameters', () => {
-    const model = seedCnn();
+    const model = kiln.cifar10Cnn();
     expect(model.parameterCount).toBe(122_570);
     const summary = model.summary();
     expect(summary).toContain('(None, 30, 30, 32)');

@@ -3,4 +3,5 @@ import { createReady } from './backend/ready.js';
 import { nodePlatform } from './backend/wasm/platform-node.js';
 
 export * from './index.js';
+export * as data from './data/cifar10.js';
 export const ready = createReady(() => nodePlatform);

@@ -2,6 +2,7 @@
  * CIFAR-10 for Node: find (or download) the official binary version and read it as NHWC bytes; plus batching,
  * augmentation and a synthetic stand-in for machines without the data.
  */
+import { mulberry32, shuffleInPlace } from '../random.js';
 import { createHash } from 'node:crypto';
 import { closeSync, createWriteStream, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -128,7 +129,7 @@ function tarField(header: Uint8Array, start: number, length: number): string {
 }
 
 /** Regular files of a tar archive (ustar or GNU headers with octal sizes), by path. */
-export function readTar(file: string, tar: Uint8Array): Map<string, Uint8Array> {
+function readTar(file: string, tar: Uint8Array): Map<string, Uint8Array> {
   const entries = new Map<string, Uint8Array>();
   for (let offset = 0; ; ) {
     if (offset + 512 > tar.length) throw new DataError(`${file}: tar archive is truncated (no end-of-archive block)`);
@@ -334,24 +335,6 @@ function checkSeed(op: string, seed: unknown): number {
   return seed as number;
 }
 
-/** Uniform floats in [0, 1) from a 32-bit seed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffleInPlace(values: Int32Array | Uint8Array, random: () => number): void {
-  for (let i = values.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [values[i], values[j]] = [values[j], values[i]];
-  }
-}
 
 /**
  * Index arrays of `batchSize` covering 0…count-1 once (the last one shorter when count does not divide);

@@ -39,7 +39,7 @@ function niceTicks(min: number, max: number, count: number): { value: number; la
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= rough)!;
   const decimals = Math.max(0, -Math.floor(Math.log10(step)));
   const ticks = [];
-  for (let value = Math.ceil(min / step) * step; value <= max; value += step) ticks.push({ value, label: value.toFixed(decimals) });
+  for (let k = Math.ceil(min / step); k * step <= max; k++) ticks.push({ value: k * step, label: (k * step).toFixed(decimals) });
   return ticks;
 }
 

@@ -7,6 +7,7 @@ pub mod conv;
 pub mod error;
 pub mod gemm;
 pub mod loss;
+pub mod optim;
 mod par;
 pub mod pool;
 #[cfg(test)]
@@ -23,4 +24,5 @@ pub use gemm::{sgemm, GemmError, Transpose};
 pub use loss::{
     binary_cross_entropy, binary_cross_entropy_with_logits, mse, softmax_cross_entropy_sparse, PROBABILITY_EPSILON,
 };
+pub use optim::{adagrad_update, adam_update, rmsprop_update, sgd_update};
 pub use pool::{avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, Pool2dGeometry};

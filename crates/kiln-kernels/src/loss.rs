@@ -21,8 +21,7 @@ fn elementwise_mean(
     check_len(kernel, names.1, b.len(), &[a.len()])?;
     check_len(kernel, "grad", grad.len(), &[a.len()])?;
     let scale = 1.0 / a.len() as f32;
-    let mut partials = vec![0.0f64; grad.len().div_ceil(ELEMENTWISE_CHUNK)];
-    par::for_each_chunk_mut2(grad, &mut partials, ELEMENTWISE_CHUNK, |i, grad, partial| {
+    let partials = par::map_chunks_mut(grad, ELEMENTWISE_CHUNK, |i, grad| {
         let start = i * ELEMENTWISE_CHUNK;
         let mut sum = 0.0f64;
         for ((g, &a), &b) in grad.iter_mut().zip(&a[start..]).zip(&b[start..]) {
@@ -30,7 +29,7 @@ fn elementwise_mean(
             sum += loss;
             *g = d * scale;
         }
-        partial[0] = sum;
+        sum
     });
     Ok((partials.iter().sum::<f64>() / a.len() as f64) as f32)
 }
@@ -60,8 +59,7 @@ pub fn softmax_cross_entropy_sparse(
     }
     let block_rows = rows_per_task(classes);
     let scale = 1.0 / rows as f32;
-    let mut partials = vec![0.0f64; rows.div_ceil(block_rows)];
-    par::for_each_chunk_mut2(grad_logits, &mut partials, block_rows * classes, |i, grad, partial| {
+    let partials = par::map_chunks_mut(grad_logits, block_rows * classes, |i, grad| {
         let first = i * block_rows;
         let logits = logits[first * classes..].chunks_exact(classes);
         let mut sum = 0.0f64;
@@ -73,7 +71,7 @@ pub fn softmax_cross_entropy_sparse(
             grad[label] -= 1.0;
             grad.iter_mut().for_each(|g| *g *= scale);
         }
-        partial[0] = sum;
+        sum
     });
     Ok((partials.iter().sum::<f64>() / rows as f64) as f32)
 }

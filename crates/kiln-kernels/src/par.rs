@@ -68,3 +68,16 @@ pub(crate) const ELEMENTWISE_CHUNK: usize = 1 << 15;
 pub(crate) fn rows_per_task(row_len: usize) -> usize {
     (ELEMENTWISE_CHUNK / row_len.max(1)).max(1)
 }
+
+/// Like [`for_each_chunk_mut`], collecting each chunk's result in chunk order.
+pub(crate) fn map_chunks_mut<T: Send, R: Send>(
+    data: &mut [T],
+    chunk_len: usize,
+    work: impl Fn(usize, &mut [T]) -> R + Sync,
+) -> Vec<R> {
+    let chunk_len = chunk_len.max(1);
+    #[cfg(feature = "parallel")]
+    return data.par_chunks_mut(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect();
+    #[cfg(not(feature = "parallel"))]
+    data.chunks_mut(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect()
+}
