@@ -16,7 +16,13 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor): Tensor {
   if (labels.size !== rows) throw new ShapeError(`${op}: labels must have ${rows} entries (one per row of logits), got shape [${labels.shape}]`);
   const backend = sameBackend(op, logits, labels);
   const gradLogits = allocateTensor(backend, logits.shape);
-  const loss = backend.softmaxCrossEntropy(logits.storage, labels.storage, rows, classes, gradLogits.storage);
+  let loss: number;
+  try {
+    loss = backend.softmaxCrossEntropy(logits.storage, labels.storage, rows, classes, gradLogits.storage);
+  } catch (error) {
+    gradLogits.dispose();
+    throw error;
+  }
   const out = allocateTensor(backend, []);
   backend.fill(out.storage, loss);
   return record(out, [logits], (dy) => [mul(gradLogits, dy)]);

@@ -7,7 +7,12 @@ use crate::error::{check_len, KernelError};
 use crate::par::{self, rows_per_task, ELEMENTWISE_CHUNK};
 
 /// `y[i] = f(x[i])`.
-fn map_into(kernel: &'static str, x: &[f32], y: &mut [f32], f: impl Fn(f32) -> f32 + Sync) -> Result<(), KernelError> {
+pub(crate) fn map_into(
+    kernel: &'static str,
+    x: &[f32],
+    y: &mut [f32],
+    f: impl Fn(f32) -> f32 + Sync,
+) -> Result<(), KernelError> {
     check_len(kernel, "y", y.len(), &[x.len()])?;
     par::for_each_chunk_mut(y, ELEMENTWISE_CHUNK, |i, y| {
         for (y, &x) in y.iter_mut().zip(&x[i * ELEMENTWISE_CHUNK..]) {

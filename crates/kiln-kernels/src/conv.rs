@@ -120,10 +120,24 @@ impl Conv2dGeometry {
         ] {
             check_positive(KERNEL, argument, value)?;
         }
-        let (out_h, pad_top) =
-            output_extent(KERNEL, &AxisNames { input: "in_h", window: "k_h" }, in_h, k_h, stride_h, dilation_h, padding)?;
-        let (out_w, pad_left) =
-            output_extent(KERNEL, &AxisNames { input: "in_w", window: "k_w" }, in_w, k_w, stride_w, dilation_w, padding)?;
+        let (out_h, pad_top) = output_extent(
+            KERNEL,
+            &AxisNames { input: "in_h", window: "k_h" },
+            in_h,
+            k_h,
+            stride_h,
+            dilation_h,
+            padding,
+        )?;
+        let (out_w, pad_left) = output_extent(
+            KERNEL,
+            &AxisNames { input: "in_w", window: "k_w" },
+            in_w,
+            k_w,
+            stride_w,
+            dilation_w,
+            padding,
+        )?;
         let g = Conv2dGeometry {
             batch,
             in_h,
@@ -175,7 +189,9 @@ impl Conv2dGeometry {
             self.padding,
         )
         .map_err(|e| match e {
-            KernelError::Value { argument, expected, got, .. } => KernelError::Value { kernel, argument, expected, got },
+            KernelError::Value { argument, expected, got, .. } => {
+                KernelError::Value { kernel, argument, expected, got }
+            }
             other => other,
         })?;
         if rebuilt != *self {
@@ -315,7 +331,21 @@ pub fn conv2d_forward(
         let cols = &mut cols[..rows * patch];
         im2col(g, &input[first * g.input_image_len()..][..count * g.input_image_len()], cols);
         let out = &mut output[first * pixels * g.out_c..][..rows * g.out_c];
-        sgemm(Transpose::No, Transpose::No, rows, g.out_c, patch, 1.0, cols, patch, filter, g.out_c, 0.0, out, g.out_c)?;
+        sgemm(
+            Transpose::No,
+            Transpose::No,
+            rows,
+            g.out_c,
+            patch,
+            1.0,
+            cols,
+            patch,
+            filter,
+            g.out_c,
+            0.0,
+            out,
+            g.out_c,
+        )?;
     }
     if let Some(bias) = bias {
         add_row_vector(output, bias);
@@ -341,7 +371,21 @@ pub fn conv2d_backward_input(
         let rows = count * pixels;
         let cols = &mut cols[..rows * patch];
         let dy = &grad_output[first * pixels * g.out_c..][..rows * g.out_c];
-        sgemm(Transpose::No, Transpose::Yes, rows, patch, g.out_c, 1.0, dy, g.out_c, filter, g.out_c, 0.0, cols, patch)?;
+        sgemm(
+            Transpose::No,
+            Transpose::Yes,
+            rows,
+            patch,
+            g.out_c,
+            1.0,
+            dy,
+            g.out_c,
+            filter,
+            g.out_c,
+            0.0,
+            cols,
+            patch,
+        )?;
         col2im(g, cols, &mut grad_input[first * g.input_image_len()..][..count * g.input_image_len()]);
     }
     Ok(())
@@ -371,7 +415,21 @@ pub fn conv2d_backward_filter(
         im2col(g, &input[first * g.input_image_len()..][..count * g.input_image_len()], cols);
         let dy = &grad_output[first * pixels * g.out_c..][..rows * g.out_c];
         let beta = if first == 0 { 0.0 } else { 1.0 };
-        sgemm(Transpose::Yes, Transpose::No, patch, g.out_c, rows, 1.0, cols, patch, dy, g.out_c, beta, grad_filter, g.out_c)?;
+        sgemm(
+            Transpose::Yes,
+            Transpose::No,
+            patch,
+            g.out_c,
+            rows,
+            1.0,
+            cols,
+            patch,
+            dy,
+            g.out_c,
+            beta,
+            grad_filter,
+            g.out_c,
+        )?;
     }
     if let Some(grad_bias) = grad_bias {
         column_sums(grad_output, grad_bias);

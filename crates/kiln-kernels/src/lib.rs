@@ -4,9 +4,12 @@
 
 pub mod activation;
 pub mod conv;
+pub mod dropout;
+pub mod elementwise;
 pub mod error;
 pub mod gemm;
 pub mod loss;
+pub mod norm;
 pub mod optim;
 mod par;
 pub mod pool;
@@ -19,10 +22,12 @@ pub use activation::{
     tanh_backward, tanh_backward_in_place, tanh_forward, tanh_forward_in_place,
 };
 pub use conv::{conv2d_backward_filter, conv2d_backward_input, conv2d_forward, Conv2dGeometry, Padding};
+pub use dropout::{dropout_backward, dropout_forward};
 pub use error::KernelError;
 pub use gemm::{sgemm, GemmError, Transpose};
 pub use loss::{
     binary_cross_entropy, binary_cross_entropy_with_logits, mse, softmax_cross_entropy_sparse, PROBABILITY_EPSILON,
 };
+pub use norm::{batch_norm_backward, batch_norm_forward_inference, batch_norm_forward_train};
 pub use optim::{adagrad_update, adam_update, rmsprop_update, sgd_update};
 pub use pool::{avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, Pool2dGeometry};

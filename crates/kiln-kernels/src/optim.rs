@@ -74,7 +74,13 @@ pub fn sgd_update(
 }
 
 /// Adagrad: `accum += grad²`, `param -= lr·grad / (sqrt(accum) + eps)`.
-pub fn adagrad_update(param: &mut [f32], grad: &[f32], accum: &mut [f32], lr: f32, eps: f32) -> Result<(), KernelError> {
+pub fn adagrad_update(
+    param: &mut [f32],
+    grad: &[f32],
+    accum: &mut [f32],
+    lr: f32,
+    eps: f32,
+) -> Result<(), KernelError> {
     const KERNEL: &str = "adagrad_update";
     check_len(KERNEL, "grad", grad.len(), &[param.len()])?;
     check_len(KERNEL, "accum", accum.len(), &[param.len()])?;
@@ -141,7 +147,12 @@ pub fn adam_update(
     check_epsilon(KERNEL, eps)?;
     check_hyperparameter(KERNEL, "weight_decay", weight_decay, "at least 0", weight_decay >= 0.0)?;
     if step == 0 {
-        return Err(KernelError::Value { kernel: KERNEL, argument: "step", expected: "at least 1".into(), got: "0".into() });
+        return Err(KernelError::Value {
+            kernel: KERNEL,
+            argument: "step",
+            expected: "at least 1".into(),
+            got: "0".into(),
+        });
     }
     let t = step as f64;
     let lr_t = (lr as f64 * (1.0 - (beta2 as f64).powf(t)).sqrt() / (1.0 - (beta1 as f64).powf(t))) as f32;

@@ -52,7 +52,11 @@ pub(crate) fn for_each_chunk_mut3<T: Send, U: Send, V: Send>(
 }
 
 /// `work(chunk_index, chunk)` for each `chunk_len`-long piece of `data`, results in chunk order.
-pub(crate) fn map_chunks<T: Sync, R: Send>(data: &[T], chunk_len: usize, work: impl Fn(usize, &[T]) -> R + Sync) -> Vec<R> {
+pub(crate) fn map_chunks<T: Sync, R: Send>(
+    data: &[T],
+    chunk_len: usize,
+    work: impl Fn(usize, &[T]) -> R + Sync,
+) -> Vec<R> {
     let chunk_len = chunk_len.max(1);
     #[cfg(feature = "parallel")]
     return data.par_chunks(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect();

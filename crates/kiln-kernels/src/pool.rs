@@ -94,7 +94,9 @@ impl Pool2dGeometry {
             self.padding,
         )
         .map_err(|e| match e {
-            KernelError::Value { argument, expected, got, .. } => KernelError::Value { kernel, argument, expected, got },
+            KernelError::Value { argument, expected, got, .. } => {
+                KernelError::Value { kernel, argument, expected, got }
+            }
             other => other,
         })?;
         if rebuilt != *self {
@@ -201,9 +203,7 @@ pub fn max_pool2d_backward(
     g.check_output(KERNEL, "argmax", argmax.len())?;
     g.check_input(KERNEL, "grad_input", grad_input.len())?;
     let (in_len, out_len) = (g.input_image_len(), g.output_image_len());
-    if let Some((i, &a)) =
-        argmax.iter().enumerate().find(|&(i, &a)| (a as usize) / in_len != i / out_len)
-    {
+    if let Some((i, &a)) = argmax.iter().enumerate().find(|&(i, &a)| (a as usize) / in_len != i / out_len) {
         let b = i / out_len;
         return Err(KernelError::Value {
             kernel: KERNEL,

@@ -2,6 +2,7 @@
 //! buffers handed out by `alloc_f32`; kernels receive pointers plus lengths and check them once.
 
 mod memory;
+mod ops;
 #[cfg(feature = "threads")]
 mod pool;
 

@@ -181,3 +181,113 @@ pub fn conv2d_backward_filter(s: &Conv2dShape, x: *const f32, dy: *const f32, d_
     let d_bias = (!d_bias.is_null()).then(|| f32s_mut(d_bias, s.0.out_c));
     k::conv2d_backward_filter(&s.0, f32s(x, x_len), f32s(dy, y_len), f32s_mut(d_filter, f_len), d_bias).map_err(js)
 }
+
+/// The pooling geometry from the sizes TypeScript validated; Rust re-derives and checks it.
+#[wasm_bindgen]
+pub struct Pool2dShape(Pool2dGeometry);
+
+#[wasm_bindgen]
+impl Pool2dShape {
+    #[wasm_bindgen(constructor)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        batch: usize,
+        in_h: usize,
+        in_w: usize,
+        channels: usize,
+        pool_h: usize,
+        pool_w: usize,
+        stride_h: usize,
+        stride_w: usize,
+        same: bool,
+    ) -> Result<Pool2dShape, JsError> {
+        let padding = if same { Padding::Same } else { Padding::Valid };
+        Pool2dGeometry::new(batch, in_h, in_w, channels, (pool_h, pool_w), (stride_h, stride_w), padding)
+            .map(Pool2dShape)
+            .map_err(js)
+    }
+}
+
+impl Pool2dShape {
+    fn lens(&self) -> (usize, usize) {
+        let g = &self.0;
+        (g.batch * g.in_h * g.in_w * g.channels, g.batch * g.out_h * g.out_w * g.channels)
+    }
+}
+
+#[wasm_bindgen]
+pub fn max_pool2d(s: &Pool2dShape, x: *const f32, out: *mut f32, argmax: *mut f32) -> Result<(), JsError> {
+    let (x_len, y_len) = s.lens();
+    k::max_pool2d_forward(&s.0, f32s(x, x_len), f32s_mut(out, y_len), u32s_mut(argmax, y_len)).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn max_pool2d_backward(s: &Pool2dShape, dy: *const f32, argmax: *const f32, dx: *mut f32) -> Result<(), JsError> {
+    let (x_len, y_len) = s.lens();
+    k::max_pool2d_backward(&s.0, f32s(dy, y_len), u32s(argmax, y_len), f32s_mut(dx, x_len)).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn avg_pool2d(s: &Pool2dShape, x: *const f32, out: *mut f32) -> Result<(), JsError> {
+    let (x_len, y_len) = s.lens();
+    k::avg_pool2d_forward(&s.0, f32s(x, x_len), f32s_mut(out, y_len)).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn avg_pool2d_backward(s: &Pool2dShape, dy: *const f32, dx: *mut f32) -> Result<(), JsError> {
+    let (x_len, y_len) = s.lens();
+    k::avg_pool2d_backward(&s.0, f32s(dy, y_len), f32s_mut(dx, x_len)).map_err(js)
+}
+
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn adam_update(
+    param: *mut f32,
+    grad: *const f32,
+    m: *mut f32,
+    v: *mut f32,
+    len: usize,
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    epsilon: f32,
+    step: u32,
+    weight_decay: f32,
+) -> Result<(), JsError> {
+    let (param, grad, m, v) = (f32s_mut(param, len), f32s(grad, len), f32s_mut(m, len), f32s_mut(v, len));
+    k::adam_update(param, grad, m, v, lr, beta1, beta2, epsilon, step, weight_decay).map_err(js)
+}
+
+/// `velocity` 0 means plain SGD.
+#[wasm_bindgen]
+pub fn sgd_update(
+    param: *mut f32,
+    grad: *const f32,
+    velocity: *mut f32,
+    len: usize,
+    lr: f32,
+    momentum: f32,
+    nesterov: bool,
+) -> Result<(), JsError> {
+    let velocity = (!velocity.is_null()).then(|| f32s_mut(velocity, len));
+    k::sgd_update(f32s_mut(param, len), f32s(grad, len), velocity, lr, momentum, nesterov).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn adagrad_update(param: *mut f32, grad: *const f32, accum: *mut f32, len: usize, lr: f32, epsilon: f32) -> Result<(), JsError> {
+    k::adagrad_update(f32s_mut(param, len), f32s(grad, len), f32s_mut(accum, len), lr, epsilon).map_err(js)
+}
+
+#[wasm_bindgen]
+pub fn rmsprop_update(
+    param: *mut f32,
+    grad: *const f32,
+    mean_square: *mut f32,
+    len: usize,
+    lr: f32,
+    rho: f32,
+    epsilon: f32,
+) -> Result<(), JsError> {
+    let (param, grad, ms) = (f32s_mut(param, len), f32s(grad, len), f32s_mut(mean_square, len));
+    k::rmsprop_update(param, grad, ms, lr, rho, epsilon).map_err(js)
+}

@@ -3,6 +3,7 @@ import type {
   ActivationGradOp, AdamArgs, Backend, BackendInfo, BinaryOp, Conv2dGeometry, GemmArgs, MemoryInfo,
   Pool2dGeometry, Storage, StorageDType, UnaryOp,
 } from '../backend.js';
+import { ValueError } from '../../errors.js';
 import type { KernelModule, ShapeHandle } from './loader.js';
 
 class WasmStorage implements Storage {
@@ -121,7 +122,11 @@ export class WasmBackend implements Backend {
   }
 
   softmaxCrossEntropy(logits: Storage, labels: Storage, rows: number, classes: number, gradLogits: Storage): number {
-    return this.kernels.softmax_cross_entropy(ptr(logits), ptr(labels), rows, classes, ptr(gradLogits));
+    try {
+      return this.kernels.softmax_cross_entropy(ptr(logits), ptr(labels), rows, classes, ptr(gradLogits));
+    } catch (error) {
+      throw new ValueError(`softmaxCrossEntropy(): ${(error as Error).message}`); // a label out of range
+    }
   }
 
   private convShape(g: Conv2dGeometry): ShapeHandle {

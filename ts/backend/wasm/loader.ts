@@ -70,12 +70,12 @@ export interface ThreadedKernelModule extends KernelModule {
   start_worker(receiver: number): void;
 }
 
-export const kernelModules = {
+export const kernelModules: Record<Variant, KernelModule> = {
   simd,
   'simd-relaxed': simdRelaxed,
   threads,
   'threads-relaxed': threadsRelaxed,
-} as unknown as Record<Variant, KernelModule>;
+};
 
 export const isThreaded = (variant: Variant) => variant.startsWith('threads');
 

@@ -23,7 +23,8 @@ fn check_unary(
     for (s, &len) in LENS.iter().enumerate() {
         let mut r = rng(s as u64);
         // Keep ReLU inputs away from the kink so central differences are exact.
-        let x: Vec<f32> = random_vec(&mut r, len, -3.0, 3.0).into_iter().map(|v| if v.abs() < 1e-3 { 0.5 } else { v }).collect();
+        let x: Vec<f32> =
+            random_vec(&mut r, len, -3.0, 3.0).into_iter().map(|v| if v.abs() < 1e-3 { 0.5 } else { v }).collect();
         let dy = random_vec(&mut r, len, -1.0, 1.0);
         let x64 = to_f64(&x);
         let want: Vec<f64> = x64.iter().map(|&v| reference(v)).collect();
@@ -49,7 +50,9 @@ fn check_unary(
 
 #[test]
 fn relu_matches_reference_and_gradient() {
-    check_unary("relu", relu_forward, relu_forward_in_place, relu_backward, relu_backward_in_place, false, |x| x.max(0.0));
+    check_unary("relu", relu_forward, relu_forward_in_place, relu_backward, relu_backward_in_place, false, |x| {
+        x.max(0.0)
+    });
     // From the output too, and zero gradient at x == 0.
     let (x, dy) = ([-1.0, 0.0, 2.0], [5.0, 5.0, 5.0]);
     let mut y = [0.0; 3];
@@ -61,7 +64,15 @@ fn relu_matches_reference_and_gradient() {
 
 #[test]
 fn sigmoid_matches_reference_and_gradient() {
-    check_unary("sigmoid", sigmoid_forward, sigmoid_forward_in_place, sigmoid_backward, sigmoid_backward_in_place, true, sigmoid64);
+    check_unary(
+        "sigmoid",
+        sigmoid_forward,
+        sigmoid_forward_in_place,
+        sigmoid_backward,
+        sigmoid_backward_in_place,
+        true,
+        sigmoid64,
+    );
     let mut y = [0.0; 2];
     sigmoid_forward(&[-200.0, 200.0], &mut y).unwrap();
     assert_eq!(y, [0.0, 1.0]);
@@ -113,7 +124,8 @@ fn bias_add_and_grad_match_reference() {
         bias_grad(&dy, rows, cols, &mut db).unwrap();
         let b64 = to_f64(&b);
         let x64 = to_f64(&x);
-        let want = numeric_grad(&b64, |b| dot(&x64.iter().enumerate().map(|(i, v)| v + b[i % cols]).collect::<Vec<_>>(), &dy));
+        let want =
+            numeric_grad(&b64, |b| dot(&x64.iter().enumerate().map(|(i, v)| v + b[i % cols]).collect::<Vec<_>>(), &dy));
         assert_close("bias_grad", &db, &want, 1e-4);
     }
 }

@@ -59,9 +59,19 @@ fn forward_matches_reference() {
         let b = random_vec(&mut r, g.out_c, -1.0, 1.0);
         let mut y = vec![f32::NAN; g.batch * g.output_image_len()];
         conv2d_forward(&g, &x, &w, Some(&b), &mut y).unwrap();
-        assert_close(&format!("case {i} output"), &y, &reference(&g, &to_f64(&x), &to_f64(&w), Some(&to_f64(&b))), 1e-4);
+        assert_close(
+            &format!("case {i} output"),
+            &y,
+            &reference(&g, &to_f64(&x), &to_f64(&w), Some(&to_f64(&b))),
+            1e-4,
+        );
         conv2d_forward(&g, &x, &w, None, &mut y).unwrap();
-        assert_close(&format!("case {i} output without bias"), &y, &reference(&g, &to_f64(&x), &to_f64(&w), None), 1e-4);
+        assert_close(
+            &format!("case {i} output without bias"),
+            &y,
+            &reference(&g, &to_f64(&x), &to_f64(&w), None),
+            1e-4,
+        );
     }
 }
 

@@ -50,10 +50,12 @@ fn softmax_cross_entropy_rejects_bad_labels_and_shapes() {
     assert!(matches!(e, KernelError::Value { argument: "rows", .. }), "{e}");
 }
 
+type ElementwiseLoss = fn(&[f32], &[f32], &mut [f32]) -> Result<f32, KernelError>;
+
 /// Checks `kernel` against the float64 mean of `term` and its central-difference gradient in the first argument.
 fn check_elementwise(
     name: &str,
-    kernel: fn(&[f32], &[f32], &mut [f32]) -> Result<f32, KernelError>,
+    kernel: ElementwiseLoss,
     inputs: (f32, f32),
     binary_target: bool,
     term: fn(f64, f64) -> f64,

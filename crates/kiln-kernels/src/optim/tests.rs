@@ -111,6 +111,7 @@ fn rejects_bad_arguments() {
     assert_eq!(e.to_string(), "rmsprop_update: rho must be in [0, 1), got 1.5");
     let e = adam_update(&mut p, &[0.0; 3], &mut [0.0; 3], &mut [0.0; 3], 0.1, 0.9, 0.999, 1e-7, 0, 0.0).unwrap_err();
     assert!(matches!(e, KernelError::Value { argument: "step", .. }), "{e}");
-    let e = adam_update(&mut p, &[0.0; 3], &mut [0.0; 3], &mut [0.0; 3], f32::NAN, 0.9, 0.999, 1e-7, 1, 0.0).unwrap_err();
+    let e =
+        adam_update(&mut p, &[0.0; 3], &mut [0.0; 3], &mut [0.0; 3], f32::NAN, 0.9, 0.999, 1e-7, 1, 0.0).unwrap_err();
     assert!(matches!(e, KernelError::Value { argument: "lr", .. }), "{e}");
 }

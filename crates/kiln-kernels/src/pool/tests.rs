@@ -1,7 +1,7 @@
 use super::*;
 use crate::test_util::{assert_close, distinct_vec, dot, numeric_grad, random_vec, rng, to_f64};
 
-/// Pools each window's real cells with `reduce` (max or mean), in float64.
+/// Max (or, with `mean`, average) of each window's real cells, in float64.
 fn reference(g: &Pool2dGeometry, x: &[f64], mean: bool) -> Vec<f64> {
     let mut out = Vec::with_capacity(g.batch * g.output_image_len());
     for b in 0..g.batch {

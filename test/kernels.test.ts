@@ -1,0 +1,168 @@
+// Every wasm kernel against the reference backend on random inputs with odd sizes, through the Backend
+// interface, for the simd and threads builds; then the gradient checks again on wasm.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as kiln from '../ts/index.node.js';
+import type { Backend, Conv2dGeometry, Pool2dGeometry, Storage } from '../ts/backend/backend.js';
+import { getBackend } from '../ts/backend/registry.js';
+import { ReferenceBackend } from '../ts/backend/reference/index.js';
+import { conv2dGeometry, pool2dGeometry } from '../ts/ops/geometry.js';
+import { GRAD_CASES, checkGradients } from './gradcheck.js';
+import { randomValues, relativeError } from './helpers.js';
+
+type Inputs = (Float32Array | Int32Array)[];
+interface KernelCase {
+  name: string;
+  inputs: Inputs;
+  /** Output sizes and dtypes. */
+  outputs: [number, 'float32' | 'int32'][];
+  run: (b: Backend, inputs: Storage[], outputs: Storage[]) => number | void;
+}
+
+const positive = (n: number, seed: number) => randomValues(n, seed).map((v) => 0.1 + Math.abs(v));
+
+const conv = (x: number[], f: number[], strides: number | [number, number], padding: 'valid' | 'same', dilation = 1): [Conv2dGeometry, number[], number[]] => {
+  const g = conv2dGeometry('test', x, f, strides, padding, dilation);
+  return [g, x, f];
+};
+const pool = (x: number[], size: number, strides: number | undefined, padding: 'valid' | 'same'): Pool2dGeometry => pool2dGeometry('test', x, size, strides, padding);
+const prod = (s: number[]) => s.reduce((a, b) => a * b, 1);
+const outLen = (g: Conv2dGeometry) => g.batch * g.outH * g.outW * g.outC;
+
+function convCases(): KernelCase[] {
+  const geometries = [
+    conv([3, 9, 7, 3], [3, 3, 3, 6], 1, 'valid'),
+    conv([2, 8, 9, 5], [2, 3, 5, 4], 2, 'same'),
+    conv([2, 9, 9, 3], [3, 3, 3, 5], 1, 'valid', 2),
+    conv([5, 32, 32, 3], [3, 3, 3, 32], 1, 'valid'), // conv1 of the seed CNN
+  ];
+  return geometries.flatMap(([g, xs, fs], i) => {
+    const x = randomValues(prod(xs), 10 + i);
+    const f = randomValues(prod(fs), 20 + i);
+    const bias = randomValues(g.outC, 30 + i);
+    const dy = randomValues(outLen(g), 40 + i);
+    const tag = `[${xs}]*[${fs}] ${g.padding} s${g.strideH} d${g.dilationH}`;
+    return [
+      { name: `conv2d ${tag}`, inputs: [x, f, bias], outputs: [[outLen(g), 'float32']], run: (b, [x, f, bias], [y]) => b.conv2d(g, x, f, bias, y) },
+      { name: `conv2dBackwardInput ${tag}`, inputs: [dy, f], outputs: [[x.length, 'float32']], run: (b, [dy, f], [dx]) => b.conv2dBackwardInput(g, dy, f, dx) },
+      { name: `conv2dBackwardFilter ${tag}`, inputs: [x, dy], outputs: [[f.length, 'float32'], [g.outC, 'float32']], run: (b, [x, dy], [df, db]) => b.conv2dBackwardFilter(g, x, dy, df, db) },
+    ] satisfies KernelCase[];
+  });
+}
+
+function poolCases(): KernelCase[] {
+  return [pool([3, 9, 7, 5], 2, undefined, 'valid'), pool([2, 7, 8, 3], 3, 2, 'same')].flatMap((g, i) => {
+    const x = randomValues(g.batch * g.inH * g.inW * g.channels, 50 + i);
+    const n = g.batch * g.outH * g.outW * g.channels;
+    const dy = randomValues(n, 60 + i);
+    const tag = `${g.poolH}x${g.poolW} s${g.strideH} ${g.padding}`;
+    return [
+      { name: `maxPool ${tag}`, inputs: [x], outputs: [[n, 'float32'], [n, 'int32']], run: (b, [x], [y, arg]) => b.maxPool(g, x, y, arg) },
+      {
+        name: `maxPoolBackward ${tag}`,
+        inputs: [x, dy],
+        outputs: [[x.length, 'float32']],
+        run: (b, [x, dy], [dx]) => {
+          const [y, arg] = [b.allocate(n), b.allocate(n, 'int32')];
+          b.maxPool(g, x, y, arg);
+          b.maxPoolBackward(g, dy, arg, dx);
+          b.free(y);
+          b.free(arg);
+        },
+      },
+      { name: `avgPool ${tag}`, inputs: [x], outputs: [[n, 'float32']], run: (b, [x], [y]) => b.avgPool(g, x, y) },
+      { name: `avgPoolBackward ${tag}`, inputs: [dy], outputs: [[x.length, 'float32']], run: (b, [dy], [dx]) => b.avgPoolBackward(g, dy, dx) },
+    ] satisfies KernelCase[];
+  });
+}
+
+const N = 1037; // odd, and more than one SIMD/parallel chunk of small ops
+const CASES: KernelCase[] = [
+  ...(['neg', 'exp', 'square', 'relu', 'sigmoid', 'tanh'] as const).map((op, i): KernelCase => ({
+    name: `unary ${op}`, inputs: [randomValues(N, 70 + i)], outputs: [[N, 'float32']], run: (b, [x], [y]) => b.unary(op, x, y),
+  })),
+  ...(['log', 'sqrt'] as const).map((op, i): KernelCase => ({
+    name: `unary ${op}`, inputs: [positive(N, 80 + i)], outputs: [[N, 'float32']], run: (b, [x], [y]) => b.unary(op, x, y),
+  })),
+  ...(['relu', 'sigmoid', 'tanh'] as const).map((op, i): KernelCase => ({
+    name: `activationGrad ${op}`, inputs: [randomValues(N, 90 + i), randomValues(N, 95 + i)], outputs: [[N, 'float32']], run: (b, [y, dy], [dx]) => b.activationGrad(op, y, dy, dx),
+  })),
+  ...(['add', 'sub', 'mul', 'div'] as const).flatMap((op, i): KernelCase[] => [
+    { name: `binary ${op} same size`, inputs: [randomValues(N, 100 + i), positive(N, 105 + i)], outputs: [[N, 'float32']], run: (b, [x, y], [o]) => b.binary(op, x, y, o) },
+    { name: `binary ${op} broadcast [61]→[17,61]`, inputs: [randomValues(17 * 61, 110 + i), positive(61, 115 + i)], outputs: [[17 * 61, 'float32']], run: (b, [x, y], [o]) => b.binary(op, x, y, o) },
+  ]),
+  { name: 'affine', inputs: [randomValues(N, 120)], outputs: [[N, 'float32']], run: (b, [x], [o]) => b.affine(x, -1.5, 0.25, o) },
+  { name: 'fill', inputs: [], outputs: [[N, 'float32']], run: (b, _, [o]) => b.fill(o, 2.5) },
+  { name: 'sumRows [37,29]', inputs: [randomValues(37 * 29, 121)], outputs: [[29, 'float32']], run: (b, [x], [o]) => b.sumRows(x, 37, 29, o) },
+  { name: 'sumCols [37,29]', inputs: [randomValues(37 * 29, 122)], outputs: [[37, 'float32']], run: (b, [x], [o]) => b.sumCols(x, 37, 29, o) },
+  { name: 'softmaxRows [13,10]', inputs: [randomValues(130, 123).map((v) => v * 20)], outputs: [[130, 'float32']], run: (b, [x], [o]) => b.softmaxRows(x, 13, 10, o) },
+  { name: 'logSoftmaxRows [13,10]', inputs: [randomValues(130, 124).map((v) => v * 20)], outputs: [[130, 'float32']], run: (b, [x], [o]) => b.logSoftmaxRows(x, 13, 10, o) },
+  {
+    name: 'softmaxCrossEntropy [13,10]',
+    inputs: [randomValues(130, 125).map((v) => v * 5), Int32Array.from({ length: 13 }, (_, i) => (i * 7) % 10)],
+    outputs: [[130, 'float32']],
+    run: (b, [logits, labels], [g]) => b.softmaxCrossEntropy(logits, labels, 13, 10, g),
+  },
+  ...convCases(),
+  ...poolCases(),
+  {
+    name: 'adamUpdate (AdamW)', inputs: [randomValues(N, 130), randomValues(N, 131), randomValues(N, 132).map((v) => v * 0.1), positive(N, 133).map((v) => v * 0.01)], outputs: [],
+    run: (b, [p, g, m, v]) => b.adamUpdate(p, g, m, v, { lr: 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-7, step: 3, weightDecay: 0.01 }),
+  },
+  { name: 'sgdUpdate Nesterov', inputs: [randomValues(N, 134), randomValues(N, 135), randomValues(N, 136)], outputs: [], run: (b, [p, g, v]) => b.sgdUpdate(p, g, v, 0.1, 0.9, true) },
+  { name: 'sgdUpdate plain', inputs: [randomValues(N, 137), randomValues(N, 138)], outputs: [], run: (b, [p, g]) => b.sgdUpdate(p, g, null, 0.1, 0, false) },
+  { name: 'adagradUpdate', inputs: [randomValues(N, 139), randomValues(N, 140), positive(N, 141)], outputs: [], run: (b, [p, g, a]) => b.adagradUpdate(p, g, a, 0.1, 1e-7) },
+  { name: 'rmspropUpdate', inputs: [randomValues(N, 142), randomValues(N, 143), positive(N, 144)], outputs: [], run: (b, [p, g, ms]) => b.rmspropUpdate(p, g, ms, 0.01, 0.9, 1e-7) },
+];
+
+/** Runs a case; returns every buffer afterwards (inputs too: optimizer updates write in place) and the scalar result. */
+function execute(b: Backend, c: KernelCase) {
+  const inputs = c.inputs.map((values) => {
+    const s = b.allocate(values.length, values instanceof Int32Array ? 'int32' : 'float32');
+    b.write(s, values);
+    return s;
+  });
+  const outputs = c.outputs.map(([size, dtype]) => b.allocate(size, dtype));
+  const result = c.run(b, inputs, outputs);
+  const buffers = [...inputs, ...outputs].map((s) => b.readSync!(s));
+  for (const s of [...inputs, ...outputs]) b.free(s);
+  return { buffers, result };
+}
+
+const reference = new ReferenceBackend();
+
+for (const variant of ['simd', 'threads-relaxed'] as const) {
+  describe(`wasm ${variant} kernels vs the reference backend`, () => {
+    beforeAll(async () => {
+      await kiln.ready({ variant, threads: 2 });
+    });
+
+    for (const c of CASES) {
+      it(c.name, () => {
+        const want = execute(reference, c);
+        const got = execute(getBackend(), c);
+        if (typeof want.result === 'number') expect(Math.abs((got.result as number) - want.result)).toBeLessThan(1e-4 * Math.max(1, Math.abs(want.result)));
+        want.buffers.forEach((w, i) => {
+          if (w instanceof Int32Array) expect(Array.from(got.buffers[i]), `buffer ${i}`).toEqual(Array.from(w));
+          else expect(relativeError(got.buffers[i] as Float32Array, w), `buffer ${i}`).toBeLessThan(1e-4);
+        });
+      });
+    }
+
+    it('a label out of range is a named error and leaks nothing', () => {
+      const before = kiln.memory().liveBytes;
+      const logits = kiln.tensor(randomValues(6, 1), [2, 3]);
+      const labels = kiln.tensor(new Int32Array([1, 3]));
+      expect(() => kiln.softmaxCrossEntropy(logits, labels)).toThrow(/label.*3/);
+      logits.dispose();
+      labels.dispose();
+      expect(kiln.memory().liveBytes).toBe(before);
+    });
+  });
+}
+
+describe('gradients on the wasm backend match central differences', () => {
+  beforeAll(async () => {
+    await kiln.ready({ variant: 'threads-relaxed', threads: 2 });
+  });
+  for (const c of GRAD_CASES) it(c.name, () => checkGradients(c));
+});
