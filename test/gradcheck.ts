@@ -85,6 +85,11 @@ export const GRAD_CASES: GradCase[] = [
   { name: 'maxPool2d', shapes: [[2, 6, 5, 3]], f: (x) => kiln.maxPool2d(x, { poolSize: 2 }), values: distinct },
   { name: 'maxPool2d same, 3x3 stride 2', shapes: [[1, 7, 7, 2]], f: (x) => kiln.maxPool2d(x, { poolSize: 3, strides: 2, padding: 'same' }), values: distinct },
   { name: 'avgPool2d same', shapes: [[2, 5, 5, 3]], f: (x) => kiln.avgPool2d(x, { poolSize: 2, padding: 'same' }) },
+  {
+    name: 'batchNorm (training)',
+    shapes: [[2, 3, 3, 4], [4], [4]],
+    f: (x, gamma, beta) => kiln.batchNorm(x, gamma, beta, { movingMean: kiln.zeros([4]), movingVariance: kiln.ones([4]), momentum: 0.9, epsilon: 1e-3 }, true),
+  },
   { name: 'softmaxCrossEntropy', shapes: [[5, 4]], f: (x) => kiln.softmaxCrossEntropy(x, kiln.tensor(new Int32Array([0, 3, 1, 2, 3]))) },
   { name: 'meanSquaredError', shapes: [[3, 4], [3, 4]], f: (p, t) => kiln.meanSquaredError(p, t) },
 ];

@@ -102,6 +102,17 @@ const CASES: KernelCase[] = [
     outputs: [[130, 'float32']],
     run: (b, [logits, labels], [g]) => b.softmaxCrossEntropy(logits, labels, 13, 10, g),
   },
+  ...(() => {
+    const [rows, channels] = [37, 5];
+    const [x, dy] = [randomValues(rows * channels, 150).map((v) => v * 3 + 1), randomValues(rows * channels, 151)];
+    const [gamma, beta] = [randomValues(channels, 152), randomValues(channels, 153)];
+    const [mean, invStd] = [randomValues(channels, 154).map((v) => v + 1), positive(channels, 155)];
+    return [
+      { name: 'batchNormTrain [37,5]', inputs: [x, gamma, beta], outputs: [[rows * channels, 'float32'], [channels, 'float32'], [channels, 'float32']], run: (b, [x, g, bt], [y, m, s]) => b.batchNormTrain(x, rows, channels, g, bt, 1e-3, y, m, s) },
+      { name: 'batchNormInference [37,5]', inputs: [x, gamma, beta, mean, positive(channels, 156)], outputs: [[rows * channels, 'float32']], run: (b, [x, g, bt, m, v], [y]) => b.batchNormInference(x, rows, channels, g, bt, m, v, 1e-3, y) },
+      { name: 'batchNormBackward [37,5]', inputs: [x, dy, gamma, mean, invStd], outputs: [[rows * channels, 'float32'], [channels, 'float32'], [channels, 'float32']], run: (b, [x, dy, g, m, s], [dx, dg, db]) => b.batchNormBackward(x, dy, rows, channels, g, m, s, dx, dg, db) },
+    ] satisfies KernelCase[];
+  })(),
   ...convCases(),
   ...poolCases(),
   {

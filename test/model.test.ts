@@ -62,6 +62,24 @@ describe('Sequential on the reference backend', () => {
     });
   }
 
+  it('batch normalization and dropout train, and inference uses the moving statistics', () => {
+    const model = kiln.sequential(
+      [layers.conv2d(4, 3, { padding: 'same' }), layers.batchNormalization({ momentum: 0.5 }), layers.activation('relu'), layers.flatten(), layers.dropout(0.3), layers.dense(2)],
+      { inputShape: [5, 5, 2], seed: 4 },
+    );
+    model.compile({ optimizer: new kiln.Adam({ learningRate: 0.02 }), loss: 'sparseCategoricalCrossentropy', fromLogits: true, metrics: ['accuracy'] });
+    const x = randomValues(64 * 50, 11);
+    const y = Int32Array.from({ length: 64 }, (_, i) => (x[i * 50] + x[i * 50 + 7] > 0 ? 1 : 0));
+    const { history } = model.fit(x, y, { epochs: 12, batchSize: 16 });
+    expect(history.loss.at(-1)!).toBeLessThan(history.loss[0]);
+    const bn = model.layers[1] as unknown as { movingStatistics: kiln.Tensor[] };
+    expect(Array.from(bn.movingStatistics[0].dataSync()).some((v) => v !== 0)).toBe(true);
+    const a = model.predict(x.subarray(0, 100)).dataSync();
+    const b = model.predict(x.subarray(0, 100)).dataSync();
+    expect(Array.from(a)).toEqual(Array.from(b)); // no dropout, no batch statistics at inference
+    model.dispose();
+  });
+
   it('keeps memory flat over many training steps', () => {
     const model = kiln.sequential([layers.conv2d(3, 3, { activation: 'relu', padding: 'same' }), layers.maxPooling2d(), layers.flatten(), layers.dense(2)], { inputShape: [6, 6, 1], seed: 2 });
     model.compile({ loss: 'sparseCategoricalCrossentropy', fromLogits: true, metrics: ['accuracy'] });

@@ -7,6 +7,7 @@ export { sum, mean } from './ops/reduce.js';
 export { reshape } from './ops/shape.js';
 export { conv2d, maxPool2d, avgPool2d, type Conv2dOptions, type Pool2dOptions } from './ops/conv.js';
 export { softmaxCrossEntropy, meanSquaredError } from './ops/loss.js';
+export { batchNorm, type BatchNormState } from './ops/norm.js';
 export { valueAndGrads, grad, noGrad } from './autograd/tape.js';
 export * as layers from './layers/index.js';
 export { sequential, Sequential, NonFiniteLossError, type DataSource, type CompileOptions, type FitOptions, type Callback, type History, type Logs } from './model/sequential.js';

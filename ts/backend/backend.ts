@@ -144,6 +144,11 @@ export interface Backend {
   avgPool(g: Pool2dGeometry, x: Storage, out: Storage): void;
   avgPoolBackward(g: Pool2dGeometry, dy: Storage, dx: Storage): void;
 
+  /** Batch norm over the last axis with batch statistics; writes the batch mean and 1/√(var + ε) per channel. */
+  batchNormTrain(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, epsilon: number, y: Storage, mean: Storage, invStd: Storage): void;
+  batchNormInference(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, movingMean: Storage, movingVar: Storage, epsilon: number, y: Storage): void;
+  batchNormBackward(x: Storage, dy: Storage, rows: number, channels: number, gamma: Storage, mean: Storage, invStd: Storage, dx: Storage, dGamma: Storage, dBeta: Storage): void;
+
   /** In-place Adam/AdamW update of `param` with `grad`, moments `m` and `v`. */
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, args: AdamArgs): void;
   /** In-place AdaGrad: accum += g²; param −= lr·g/(√accum + ε). */

@@ -4,6 +4,7 @@ import type { Pool2dOptions } from '../ops/conv.js';
 import { Activation, Dense, Dropout, Flatten, type DenseOptions } from './core.js';
 import { AveragePooling2D, Conv2D, MaxPooling2D, type Conv2DOptions } from './conv.js';
 import type { ActivationName } from './activations.js';
+import { BatchNormalization, type BatchNormalizationOptions } from './norm.js';
 
 export const dense = (units: number, options?: DenseOptions) => new Dense(units, options);
 export const conv2d = (filters: number, kernelSize: Pair, options?: Conv2DOptions) => new Conv2D(filters, kernelSize, options);
@@ -12,6 +13,7 @@ export const averagePooling2d = (options?: Pool2dOptions) => AveragePooling2D(op
 export const flatten = () => new Flatten();
 export const dropout = (rate: number) => new Dropout(rate);
 export const activation = (name: ActivationName) => new Activation(name);
+export const batchNormalization = (options?: BatchNormalizationOptions) => new BatchNormalization(options);
 
 export type { Layer } from './layer.js';
 export type { DenseOptions, Conv2DOptions, ActivationName };

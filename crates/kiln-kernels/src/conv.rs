@@ -407,29 +407,24 @@ pub fn conv2d_backward_filter(
     if let Some(grad_bias) = &grad_bias {
         check_len(KERNEL, "grad_bias", grad_bias.len(), &[g.out_c])?;
     }
-    let (patch, pixels) = (g.patch_len(), g.output_pixels());
-    let mut cols = vec![0.0f32; g.images_per_sub_batch() * pixels * patch];
-    for (first, count) in sub_batches(g) {
+    let (patch, pixels, out_c) = (g.patch_len(), g.output_pixels(), g.out_c);
+    // The filter gradient is small and its depth (all output pixels) large, so sgemm alone would find few
+    // output tiles to share out: sub-batches run as independent tasks instead, each with its own column
+    // buffer and partial gradient, and the partials are added in sub-batch order.
+    let sub_batches: Vec<(usize, usize)> = sub_batches(g).collect();
+    let partials = par::map_chunks(&sub_batches, 1, |_, sub_batch| {
+        let (first, count) = sub_batch[0];
         let rows = count * pixels;
-        let cols = &mut cols[..rows * patch];
-        im2col(g, &input[first * g.input_image_len()..][..count * g.input_image_len()], cols);
-        let dy = &grad_output[first * pixels * g.out_c..][..rows * g.out_c];
-        let beta = if first == 0 { 0.0 } else { 1.0 };
-        sgemm(
-            Transpose::Yes,
-            Transpose::No,
-            patch,
-            g.out_c,
-            rows,
-            1.0,
-            cols,
-            patch,
-            dy,
-            g.out_c,
-            beta,
-            grad_filter,
-            g.out_c,
-        )?;
+        let mut cols = vec![0.0f32; rows * patch];
+        im2col(g, &input[first * g.input_image_len()..][..count * g.input_image_len()], &mut cols);
+        let dy = &grad_output[first * pixels * out_c..][..rows * out_c];
+        let mut partial = vec![0.0f32; patch * out_c];
+        sgemm(Transpose::Yes, Transpose::No, patch, out_c, rows, 1.0, &cols, patch, dy, out_c, 0.0, &mut partial, out_c)
+            .map(|()| partial)
+    });
+    grad_filter.fill(0.0);
+    for partial in partials {
+        grad_filter.iter_mut().zip(partial?).for_each(|(d, p)| *d += p);
     }
     if let Some(grad_bias) = grad_bias {
         column_sums(grad_output, grad_bias);

@@ -37,7 +37,7 @@ pub enum BinaryOp {
 pub fn binary(op: BinaryOp, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<(), KernelError> {
     const KERNEL: &str = "binary";
     check_len(KERNEL, "out", out.len(), &[a.len()])?;
-    if b.is_empty() || a.len() % b.len() != 0 {
+    if b.is_empty() || !a.len().is_multiple_of(b.len()) {
         return Err(KernelError::Shape {
             kernel: KERNEL,
             argument: "b",

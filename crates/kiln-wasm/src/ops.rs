@@ -291,3 +291,61 @@ pub fn rmsprop_update(
     let (param, grad, ms) = (f32s_mut(param, len), f32s(grad, len), f32s_mut(mean_square, len));
     k::rmsprop_update(param, grad, ms, lr, rho, epsilon).map_err(js)
 }
+
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_train(
+    x: *const f32,
+    rows: usize,
+    channels: usize,
+    gamma: *const f32,
+    beta: *const f32,
+    epsilon: f32,
+    y: *mut f32,
+    mean: *mut f32,
+    inv_std: *mut f32,
+) -> Result<(), JsError> {
+    let n = rows * channels;
+    let (gamma, beta) = (f32s(gamma, channels), f32s(beta, channels));
+    k::batch_norm_forward_train(f32s(x, n), rows, channels, gamma, beta, epsilon, f32s_mut(y, n), f32s_mut(mean, channels), f32s_mut(inv_std, channels))
+        .map_err(js)
+}
+
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_inference(
+    x: *const f32,
+    rows: usize,
+    channels: usize,
+    gamma: *const f32,
+    beta: *const f32,
+    moving_mean: *const f32,
+    moving_var: *const f32,
+    epsilon: f32,
+    y: *mut f32,
+) -> Result<(), JsError> {
+    let n = rows * channels;
+    let (gamma, beta) = (f32s(gamma, channels), f32s(beta, channels));
+    let (mean, var) = (f32s(moving_mean, channels), f32s(moving_var, channels));
+    k::batch_norm_forward_inference(f32s(x, n), rows, channels, gamma, beta, mean, var, epsilon, f32s_mut(y, n)).map_err(js)
+}
+
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_backward(
+    x: *const f32,
+    dy: *const f32,
+    rows: usize,
+    channels: usize,
+    gamma: *const f32,
+    mean: *const f32,
+    inv_std: *const f32,
+    dx: *mut f32,
+    d_gamma: *mut f32,
+    d_beta: *mut f32,
+) -> Result<(), JsError> {
+    let n = rows * channels;
+    let (gamma, mean, inv_std) = (f32s(gamma, channels), f32s(mean, channels), f32s(inv_std, channels));
+    let (dx, d_gamma, d_beta) = (f32s_mut(dx, n), f32s_mut(d_gamma, channels), f32s_mut(d_beta, channels));
+    k::batch_norm_backward(f32s(x, n), f32s(dy, n), rows, channels, gamma, mean, inv_std, dx, d_gamma, d_beta).map_err(js)
+}

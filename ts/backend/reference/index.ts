@@ -279,6 +279,50 @@ export class ReferenceBackend implements Backend {
     this.poolTaps(g, (o, i) => (dxv[i] += dyv[o] / counts[o]));
   }
 
+  batchNormTrain(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, epsilon: number, y: Storage, mean: Storage, invStd: Storage): void {
+    const [xv, mv, sv] = [f32(x), f32(mean), f32(invStd)];
+    for (let c = 0; c < channels; c++) {
+      let sum = 0;
+      for (let r = 0; r < rows; r++) sum += xv[r * channels + c];
+      const mu = sum / rows;
+      let squares = 0;
+      for (let r = 0; r < rows; r++) squares += (xv[r * channels + c] - mu) ** 2;
+      mv[c] = mu;
+      sv[c] = 1 / Math.sqrt(squares / rows + epsilon);
+    }
+    this.normalize(x, rows, channels, gamma, beta, (c) => mv[c], (c) => sv[c], y);
+  }
+
+  batchNormInference(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, movingMean: Storage, movingVar: Storage, epsilon: number, y: Storage): void {
+    const [mm, mv] = [f32(movingMean), f32(movingVar)];
+    this.normalize(x, rows, channels, gamma, beta, (c) => mm[c], (c) => 1 / Math.sqrt(mv[c] + epsilon), y);
+  }
+
+  private normalize(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, mean: (c: number) => number, invStd: (c: number) => number, y: Storage): void {
+    const [xv, gv, bv, yv] = [f32(x), f32(gamma), f32(beta), f32(y)];
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < channels; c++) yv[r * channels + c] = (xv[r * channels + c] - mean(c)) * invStd(c) * gv[c] + bv[c];
+  }
+
+  batchNormBackward(x: Storage, dy: Storage, rows: number, channels: number, gamma: Storage, mean: Storage, invStd: Storage, dx: Storage, dGamma: Storage, dBeta: Storage): void {
+    const [xv, dyv, gv, mv, sv, dxv, dgv, dbv] = [x, dy, gamma, mean, invStd, dx, dGamma, dBeta].map(f32);
+    for (let c = 0; c < channels; c++) {
+      let sumDy = 0;
+      let sumDyXhat = 0;
+      for (let r = 0; r < rows; r++) {
+        const xhat = (xv[r * channels + c] - mv[c]) * sv[c];
+        sumDy += dyv[r * channels + c];
+        sumDyXhat += dyv[r * channels + c] * xhat;
+      }
+      dbv[c] = sumDy;
+      dgv[c] = sumDyXhat;
+      for (let r = 0; r < rows; r++) {
+        const xhat = (xv[r * channels + c] - mv[c]) * sv[c];
+        dxv[r * channels + c] = ((gv[c] * sv[c]) / rows) * (rows * dyv[r * channels + c] - sumDy - xhat * sumDyXhat);
+      }
+    }
+  }
+
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamArgs): void {
     const [pv, gv, mv, vv] = [f32(param), f32(grad), f32(m), f32(v)];
     const lrT = (a.lr * Math.sqrt(1 - a.beta2 ** a.step)) / (1 - a.beta1 ** a.step);

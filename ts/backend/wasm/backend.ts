@@ -177,6 +177,18 @@ export class WasmBackend implements Backend {
     this.kernels.avg_pool2d_backward(this.poolShape(g), ptr(dy), ptr(dx));
   }
 
+  batchNormTrain(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, epsilon: number, y: Storage, mean: Storage, invStd: Storage): void {
+    this.kernels.batch_norm_train(ptr(x), rows, channels, ptr(gamma), ptr(beta), epsilon, ptr(y), ptr(mean), ptr(invStd));
+  }
+
+  batchNormInference(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, movingMean: Storage, movingVar: Storage, epsilon: number, y: Storage): void {
+    this.kernels.batch_norm_inference(ptr(x), rows, channels, ptr(gamma), ptr(beta), ptr(movingMean), ptr(movingVar), epsilon, ptr(y));
+  }
+
+  batchNormBackward(x: Storage, dy: Storage, rows: number, channels: number, gamma: Storage, mean: Storage, invStd: Storage, dx: Storage, dGamma: Storage, dBeta: Storage): void {
+    this.kernels.batch_norm_backward(ptr(x), ptr(dy), rows, channels, ptr(gamma), ptr(mean), ptr(invStd), ptr(dx), ptr(dGamma), ptr(dBeta));
+  }
+
   adamUpdate(param: Storage, grad: Storage, m: Storage, v: Storage, a: AdamArgs): void {
     this.kernels.adam_update(ptr(param), ptr(grad), ptr(m), ptr(v), param.size, a.lr, a.beta1, a.beta2, a.epsilon, a.step, a.weightDecay);
   }

@@ -58,6 +58,9 @@ export interface KernelModule {
   max_pool2d_backward(s: ShapeHandle, dy: Ptr, argmax: Ptr, dx: Ptr): void;
   avg_pool2d(s: ShapeHandle, x: Ptr, out: Ptr): void;
   avg_pool2d_backward(s: ShapeHandle, dy: Ptr, dx: Ptr): void;
+  batch_norm_train(x: Ptr, rows: number, channels: number, gamma: Ptr, beta: Ptr, epsilon: number, y: Ptr, mean: Ptr, invStd: Ptr): void;
+  batch_norm_inference(x: Ptr, rows: number, channels: number, gamma: Ptr, beta: Ptr, movingMean: Ptr, movingVar: Ptr, epsilon: number, y: Ptr): void;
+  batch_norm_backward(x: Ptr, dy: Ptr, rows: number, channels: number, gamma: Ptr, mean: Ptr, invStd: Ptr, dx: Ptr, dGamma: Ptr, dBeta: Ptr): void;
   adam_update(param: Ptr, grad: Ptr, m: Ptr, v: Ptr, len: number, lr: number, beta1: number, beta2: number, epsilon: number, step: number, weightDecay: number): void;
   sgd_update(param: Ptr, grad: Ptr, velocity: Ptr, len: number, lr: number, momentum: number, nesterov: boolean): void;
   adagrad_update(param: Ptr, grad: Ptr, accum: Ptr, len: number, lr: number, epsilon: number): void;
