@@ -80,6 +80,24 @@ describe('Sequential on the reference backend', () => {
     model.dispose();
   });
 
+  it('the same seed gives the same weights and the same training run', () => {
+    const run = () => {
+      const model = kiln.sequential([layers.dense(5, { activation: 'relu', kernelInitializer: 'heNormal' }), layers.dropout(0.2), layers.dense(2)], { inputShape: [4], seed: 9 });
+      model.compile({ loss: 'sparseCategoricalCrossentropy', fromLogits: true });
+      const { x, y } = blobs(64, 6);
+      const initial = Array.from(model.weights[0].dataSync());
+      const { history } = model.fit(x, y, { epochs: 2, batchSize: 8, seed: 3 });
+      model.dispose();
+      return { initial, losses: history.loss };
+    };
+    const [a, b] = [run(), run()];
+    expect(a.initial).toEqual(b.initial);
+    expect(a.losses).toEqual(b.losses);
+    const other = kiln.sequential([layers.dense(5)], { inputShape: [4], seed: 10 });
+    expect(Array.from(other.weights[0].dataSync())).not.toEqual(a.initial);
+    other.dispose();
+  });
+
   it('keeps memory flat over many training steps', () => {
     const model = kiln.sequential([layers.conv2d(3, 3, { activation: 'relu', padding: 'same' }), layers.maxPooling2d(), layers.flatten(), layers.dense(2)], { inputShape: [6, 6, 1], seed: 2 });
     model.compile({ loss: 'sparseCategoricalCrossentropy', fromLogits: true, metrics: ['accuracy'] });

@@ -13,7 +13,8 @@ import { ValueError, describe } from '../errors.js';
 import { add } from '../ops/elementwise.js';
 import { ones, zeros } from '../ops/creation.js';
 
-type Backward = (dy: Tensor) => (Tensor | null)[];
+/** Gradients of the inputs from the output's; `needed[i]` is false when input i needs none (may return null). */
+type Backward = (dy: Tensor, needed: boolean[]) => (Tensor | null)[];
 
 interface Node {
   inputs: Tensor[];
@@ -79,7 +80,7 @@ export function valueAndGrads<T extends { loss: Tensor }>(f: () => T, params: Te
       const node = tape.nodes[i];
       const dy = grads.get(node.output);
       if (!dy) continue;
-      node.backward(dy).forEach((dx, j) => {
+      node.backward(dy, node.inputs.map((t) => tape.watched.has(t))).forEach((dx, j) => {
         const input = node.inputs[j];
         if (!dx || !tape.watched.has(input)) return;
         const previous = grads.get(input);

@@ -26,9 +26,10 @@ export function conv2d(x: Tensor, filter: Tensor, bias: Tensor | null = null, op
   const g = conv2dGeometry(op, x.shape, filter.shape, options.strides ?? 1, options.padding ?? 'valid', options.dilation ?? 1);
   const y = allocateTensor(backend, [g.batch, g.outH, g.outW, g.outC]);
   backend.conv2d(g, x.storage, filter.storage, bias?.storage ?? null, y.storage);
-  return record(y, bias ? [x, filter, bias] : [x, filter], (dy) => {
-    const dx = allocateTensor(backend, x.shape);
-    backend.conv2dBackwardInput(g, dy.storage, filter.storage, dx.storage);
+  return record(y, bias ? [x, filter, bias] : [x, filter], (dy, [needInput]) => {
+    // The first layer's input (the images) needs no gradient: skip the most expensive half of its backward.
+    const dx = needInput ? allocateTensor(backend, x.shape) : null;
+    if (dx) backend.conv2dBackwardInput(g, dy.storage, filter.storage, dx.storage);
     const dFilter = allocateTensor(backend, filter.shape);
     const dBias = bias ? allocateTensor(backend, bias.shape) : null;
     backend.conv2dBackwardFilter(g, x.storage, dy.storage, dFilter.storage, dBias?.storage ?? null);
