@@ -4,7 +4,7 @@
 //! `out = cols · W`, `dW = colsᵀ · dY` and `dcols = dY · Wᵀ` (then scattered back by col2im).
 
 use crate::activation::{add_row_vector, column_sums};
-use crate::error::{check_len, check_positive, product, KernelError};
+use crate::error::{check_rebuilt, check_len, check_positive, product, KernelError};
 use crate::gemm::{sgemm, Transpose};
 use crate::par;
 
@@ -187,22 +187,8 @@ impl Conv2dGeometry {
             (self.stride_h, self.stride_w),
             (self.dilation_h, self.dilation_w),
             self.padding,
-        )
-        .map_err(|e| match e {
-            KernelError::Value { argument, expected, got, .. } => {
-                KernelError::Value { kernel, argument, expected, got }
-            }
-            other => other,
-        })?;
-        if rebuilt != *self {
-            return Err(KernelError::Value {
-                kernel,
-                argument: "geometry",
-                expected: format!("{rebuilt:?} (as Conv2dGeometry::new builds it)"),
-                got: format!("{self:?}"),
-            });
-        }
-        Ok(())
+        );
+        check_rebuilt(kernel, "Conv2dGeometry", self, rebuilt)
     }
 
     /// Elements of one input image (`in_h*in_w*in_c`).

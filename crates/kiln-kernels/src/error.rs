@@ -91,3 +91,26 @@ mod tests {
         assert_eq!(e.to_string(), "pool2d: stride_h must be at least 1, got 0");
     }
 }
+
+/// Fails unless `current` equals what its constructor builds from the same defining fields (`rebuilt`), so a
+/// hand-edited geometry is an error rather than an out-of-bounds access.
+pub(crate) fn check_rebuilt<G: PartialEq + fmt::Debug>(
+    kernel: &'static str,
+    type_name: &str,
+    current: &G,
+    rebuilt: Result<G, KernelError>,
+) -> Result<(), KernelError> {
+    let rebuilt = rebuilt.map_err(|e| match e {
+        KernelError::Value { argument, expected, got, .. } => KernelError::Value { kernel, argument, expected, got },
+        other => other,
+    })?;
+    if rebuilt != *current {
+        return Err(KernelError::Value {
+            kernel,
+            argument: "geometry",
+            expected: format!("{rebuilt:?} (as {type_name}::new builds it)"),
+            got: format!("{current:?}"),
+        });
+    }
+    Ok(())
+}

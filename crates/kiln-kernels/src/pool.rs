@@ -5,7 +5,7 @@
 use std::ops::Range;
 
 use crate::conv::{output_extent, AxisNames, Padding};
-use crate::error::{check_len, check_positive, product, KernelError};
+use crate::error::{check_rebuilt, check_len, check_positive, product, KernelError};
 use crate::par;
 
 /// Shapes of one pooling, derived and checked once by [`Pool2dGeometry::new`]; every kernel re-checks that
@@ -92,22 +92,8 @@ impl Pool2dGeometry {
             (self.pool_h, self.pool_w),
             (self.stride_h, self.stride_w),
             self.padding,
-        )
-        .map_err(|e| match e {
-            KernelError::Value { argument, expected, got, .. } => {
-                KernelError::Value { kernel, argument, expected, got }
-            }
-            other => other,
-        })?;
-        if rebuilt != *self {
-            return Err(KernelError::Value {
-                kernel,
-                argument: "geometry",
-                expected: format!("{rebuilt:?} (as Pool2dGeometry::new builds it)"),
-                got: format!("{self:?}"),
-            });
-        }
-        Ok(())
+        );
+        check_rebuilt(kernel, "Pool2dGeometry", self, rebuilt)
     }
 
     /// Elements of one input image (`in_h*in_w*channels`).

@@ -130,22 +130,13 @@ export class ReferenceBackend implements Backend {
 
   sumCols(x: Storage, rows: number, cols: number, out: Storage): void {
     const [xv, ov] = [f32(x), f32(out)];
-    for (let i = 0; i < rows; i++) {
-      let sum = 0;
-      for (let j = 0; j < cols; j++) sum += xv[i * cols + j];
-      ov[i] = sum;
-    }
+    for (let i = 0; i < rows; i++) ov[i] = xv.subarray(i * cols, (i + 1) * cols).reduce((a, b) => a + b, 0);
   }
 
   softmaxRows(x: Storage, rows: number, cols: number, out: Storage): void {
-    const [xv, ov] = [f32(x), f32(out)];
-    for (let i = 0; i < rows; i++) {
-      const row = xv.subarray(i * cols, (i + 1) * cols);
-      const max = Math.max(...row);
-      let total = 0;
-      for (let j = 0; j < cols; j++) total += Math.exp(row[j] - max);
-      for (let j = 0; j < cols; j++) ov[i * cols + j] = Math.exp(row[j] - max) / total;
-    }
+    this.logSoftmaxRows(x, rows, cols, out);
+    const ov = f32(out);
+    for (let i = 0; i < ov.length; i++) ov[i] = Math.exp(ov[i]);
   }
 
   logSoftmaxRows(x: Storage, rows: number, cols: number, out: Storage): void {
@@ -153,30 +144,23 @@ export class ReferenceBackend implements Backend {
     for (let i = 0; i < rows; i++) {
       const row = xv.subarray(i * cols, (i + 1) * cols);
       const max = Math.max(...row);
-      let total = 0;
-      for (let j = 0; j < cols; j++) total += Math.exp(row[j] - max);
-      const logTotal = Math.log(total);
-      for (let j = 0; j < cols; j++) ov[i * cols + j] = row[j] - max - logTotal;
+      const shift = max + Math.log(row.reduce((total, v) => total + Math.exp(v - max), 0));
+      for (let j = 0; j < cols; j++) ov[i * cols + j] = row[j] - shift;
     }
   }
 
   softmaxCrossEntropy(logits: Storage, labels: Storage, rows: number, classes: number, gradLogits: Storage): number {
-    const [lv, yv, gv] = [f32(logits), i32(labels), f32(gradLogits)];
-    this.softmaxRows(logits, rows, classes, gradLogits);
+    const [yv, gv] = [i32(labels), f32(gradLogits)];
+    this.logSoftmaxRows(logits, rows, classes, gradLogits);
     let loss = 0;
     for (let i = 0; i < rows; i++) {
       const label = yv[i];
       if (label < 0 || label >= classes) {
         throw new ValueError(`softmaxCrossEntropy: label at row ${i} must be in [0, ${classes}), got ${label}`);
       }
-      const row = lv.subarray(i * classes, (i + 1) * classes);
-      const max = Math.max(...row);
-      let total = 0;
-      for (let j = 0; j < classes; j++) total += Math.exp(row[j] - max);
-      loss += Math.log(total) - (row[label] - max);
-      gv[i * classes + label] -= 1;
+      loss -= gv[i * classes + label];
     }
-    for (let i = 0; i < rows * classes; i++) gv[i] /= rows;
+    for (let i = 0; i < rows * classes; i++) gv[i] = (Math.exp(gv[i]) - (yv[Math.floor(i / classes)] === i % classes ? 1 : 0)) / rows;
     return loss / rows;
   }
 
