@@ -151,24 +151,22 @@ pub fn max_pool2d_forward(
     let (in_len, c) = (g.input_image_len(), g.channels);
     par::for_each_chunk_mut2(output, argmax, g.output_image_len(), |b, output, argmax| {
         let image = &input[b * in_len..][..in_len];
+        let base = b * in_len;
         for (cell, (out, arg)) in output.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c)).enumerate() {
             let (rows, cols) = (g.rows(cell / g.out_w), g.cols(cell % g.out_w));
             let first = (rows.start * g.in_w + cols.start) * c;
             out.copy_from_slice(&image[first..][..c]);
-            arg.iter_mut().enumerate().for_each(|(ch, a)| *a = (first + ch) as u32);
+            arg.iter_mut().enumerate().for_each(|(ch, a)| *a = (base + first + ch) as u32);
             for y in rows {
                 for x in cols.clone() {
                     let at = (y * g.in_w + x) * c;
-                    for (ch, (o, a)) in out.iter_mut().zip(arg.iter_mut()).enumerate() {
-                        if image[at + ch] > *o {
-                            *o = image[at + ch];
-                            *a = (at + ch) as u32;
-                        }
+                    // Branch-free selects over the channel vector, so the compiler emits SIMD compares.
+                    for (ch, ((o, a), &v)) in out.iter_mut().zip(arg.iter_mut()).zip(&image[at..at + c]).enumerate() {
+                        let greater = v > *o;
+                        *o = if greater { v } else { *o };
+                        *a = if greater { (base + at + ch) as u32 } else { *a };
                     }
                 }
-            }
-            for a in arg {
-                *a += (b * in_len) as u32;
             }
         }
     });
