@@ -7,7 +7,8 @@ cd "$root"
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[setup] npm ci" >&2
-  npm ci --no-audit --no-fund >&2
+  # No package needs its install script (onnxruntime-node's would try to download CUDA files).
+  npm ci --no-audit --no-fund --ignore-scripts >&2
 fi
 if [ -z "${CHROMIUM_PATH:-}" ] && ! [ -x /usr/bin/chromium ]; then
   echo "[setup] apt-get install chromium" >&2
