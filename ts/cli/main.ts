@@ -52,8 +52,11 @@ async function main(argv: string[]): Promise<void> {
     },
   });
   if (values.help || positionals.join(' ') !== 'train cifar10') {
+    if (!values.help) {
+      process.stderr.write(`kiln: unknown command '${positionals.join(' ')}'\n`);
+      process.exitCode = 2;
+    }
     process.stdout.write(`${USAGE}\n`);
-    if (!values.help) process.exitCode = 2;
     return;
   }
   const learningRate = Number(values['learning-rate'] ?? 0.001);

@@ -240,15 +240,27 @@ impl Conv2dGeometry {
 }
 
 /// Writes the patch rows of one image: `cols[(oy*out_w+ox)*patch + (ky*k_w+kx)*in_c + c]`, zeros in the padding.
+/// Where a patch row's taps are adjacent in the input (no horizontal dilation, all inside the image), the
+/// `k_w*in_c` values of one kernel row are one contiguous copy.
 fn im2col_image(g: &Conv2dGeometry, image: &[f32], cols: &mut [f32]) {
     let c = g.in_c;
-    for (pixel, row) in cols.chunks_exact_mut(g.patch_len()).enumerate() {
+    let row_len = g.k_w * c;
+    for (pixel, patch) in cols.chunks_exact_mut(g.patch_len()).enumerate() {
         let (oy, ox) = (pixel / g.out_w, pixel % g.out_w);
-        for (tap, dst) in row.chunks_exact_mut(c).enumerate() {
-            let (ky, kx) = (tap / g.k_w, tap % g.k_w);
-            match (g.input_row(oy, ky), g.input_col(ox, kx)) {
-                (Some(y), Some(x)) => dst.copy_from_slice(&image[(y * g.in_w + x) * c..][..c]),
-                _ => dst.fill(0.0),
+        let first_x = g.input_col(ox, 0);
+        let whole_row = g.dilation_w == 1 && first_x.is_some() && g.input_col(ox, g.k_w - 1).is_some();
+        for (ky, dst) in patch.chunks_exact_mut(row_len).enumerate() {
+            match (g.input_row(oy, ky), first_x) {
+                (Some(y), Some(x)) if whole_row => dst.copy_from_slice(&image[(y * g.in_w + x) * c..][..row_len]),
+                (Some(y), _) => {
+                    for (kx, tap) in dst.chunks_exact_mut(c).enumerate() {
+                        match g.input_col(ox, kx) {
+                            Some(x) => tap.copy_from_slice(&image[(y * g.in_w + x) * c..][..c]),
+                            None => tap.fill(0.0),
+                        }
+                    }
+                }
+                (None, _) => dst.fill(0.0),
             }
         }
     }
