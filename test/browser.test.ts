@@ -58,7 +58,7 @@ async function runPage(isolated: boolean) {
     await page.waitForFunction(() => (window as { kilnResult?: unknown }).kilnResult !== undefined, null, { timeout: 90_000 });
     const result = await page.evaluate(() => (window as { kilnResult?: unknown }).kilnResult);
     expect(errors).toEqual([]);
-    return result as Record<string, { info: Record<string, unknown>; maxError: number; cases: number; crossOriginIsolated: boolean; error?: string }>;
+    return result as Record<string, { info: Record<string, unknown>; maxError: number; cases: number; training: { first: number; last: number }; crossOriginIsolated: boolean; error?: string }>;
   } finally {
     await page.close();
     server.close();
@@ -78,6 +78,7 @@ describe('headless Chromium', () => {
     for (const run of [r.mainThread, r.worker, r.workerSimd]) {
       expect(run.cases).toBe(16);
       expect(run.maxError).toBeLessThan(1e-4);
+      expect(run.training.last).toBeLessThan(run.training.first * 0.8); // a CNN trains, threaded or not
     }
   });
 
