@@ -107,9 +107,14 @@ describe('bad input gets a named error and leaves nothing behind', () => {
   });
 
   it('wrong dtype or data', () => {
-    expect(() => kiln.tensor(new Int32Array(4), [2, 2])).toThrow(kiln.DTypeError);
-    expect(() => kiln.tensor(new Int32Array(4), [2, 2])).toThrow('tensor(): values must be a Float32Array or numbers, got Int32Array');
-    expect(() => kiln.tensor([1, 2], [2], 'int32' as never)).toThrow("tensor(): dtype must be 'float32', got 'int32'");
+    expect(() => kiln.tensor(new Float64Array(4), [2, 2])).toThrow(kiln.DTypeError);
+    expect(() => kiln.tensor(new Float64Array(4), [2, 2])).toThrow("tensor(): values for dtype 'float32' must be a Float32Array or numbers, got Float64Array");
+    expect(() => kiln.tensor(new Float32Array(2), [2], 'int32')).toThrow("tensor(): values for dtype 'int32' must be a Int32Array or numbers, got Float32Array");
+    expect(() => kiln.tensor([1.5, 2], [2], 'int32')).toThrow('tensor(): values must be integers, got number 1.5');
+    expect(() => kiln.tensor([1, 2], [2], 'float64' as never)).toThrow("tensor(): dtype must be 'float32' or 'int32', got 'float64'");
+    const labels = kiln.tensor(new Int32Array([1, 2, 3, 4]), [2, 2]);
+    expect(() => kiln.matMul(labels, labels)).toThrow('matMul(): a must be float32, got int32');
+    labels.dispose();
     expect(() => kiln.tensor([1, 2, 3], [2, 2])).toThrow('tensor(): shape [2,2] needs 4 values, got 3');
     expect(() => kiln.tensor([[1, 2], [3]])).toThrow(kiln.ShapeError);
     expect(() => kiln.matMul([[1]] as never, kiln.zeros([1, 1]))).toThrow('matMul(): a must be a Tensor, got array(1)');

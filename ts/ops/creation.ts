@@ -35,7 +35,7 @@ export function tensor(values: Float32Array | Int32Array | NestedNumbers, shape?
     flat = values;
     inferred = [values.length];
   } else if (ArrayBuffer.isView(values)) {
-    throw new DTypeError(`${op}: values for a ${kind} tensor must be a ${Typed.name} or numbers, got ${describe(values)}`);
+    throw new DTypeError(`${op}: values for dtype '${kind}' must be a ${Typed.name} or numbers, got ${describe(values)}`);
   } else {
     const { shape: s, out } = flatten(op, typeof values === 'number' ? [values] : values);
     const bad = out.find((v) => typeof v !== 'number' || (kind === 'int32' && !Number.isInteger(v)));
