@@ -91,6 +91,17 @@ export const GRAD_CASES: GradCase[] = [
     f: (x, gamma, beta) => kiln.batchNorm(x, gamma, beta, { movingMean: kiln.zeros([4]), movingVariance: kiln.ones([4]), momentum: 0.9, epsilon: 1e-3 }, true),
   },
   { name: 'softmaxCrossEntropy', shapes: [[5, 4]], f: (x) => kiln.softmaxCrossEntropy(x, kiln.tensor(new Int32Array([0, 3, 1, 2, 3]))) },
+  {
+    name: 'binaryCrossEntropy from probabilities',
+    shapes: [[3, 4]],
+    f: (p) => kiln.binaryCrossEntropy(p, kiln.tensor(randomValues(12, 18).map((v) => (v > 0 ? 1 : 0)), [3, 4])),
+    values: (shape) => randomValues(shape[0] * shape[1], 17).map((v) => 0.5 + 0.4 * v),
+  },
+  {
+    name: 'binaryCrossEntropy from logits',
+    shapes: [[5, 2]],
+    f: (x) => kiln.binaryCrossEntropy(x, kiln.tensor(randomValues(10, 19).map((v) => (v > 0 ? 1 : 0)), [5, 2]), { fromLogits: true }),
+  },
   { name: 'meanSquaredError', shapes: [[3, 4], [3, 4]], f: (p, t) => kiln.meanSquaredError(p, t) },
 ];
 

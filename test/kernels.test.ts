@@ -102,6 +102,12 @@ const CASES: KernelCase[] = [
     outputs: [[130, 'float32']],
     run: (b, [logits, labels], [g]) => b.softmaxCrossEntropy(logits, labels, 13, 10, g),
   },
+  ...[false, true].map((fromLogits): KernelCase => ({
+    name: `binaryCrossEntropy${fromLogits ? ' from logits' : ''}`,
+    inputs: [fromLogits ? randomValues(N, 160).map((v) => v * 6) : positive(N, 161).map((v) => Math.min(v, 1.2) / 1.25), randomValues(N, 162).map((v) => (v > 0 ? 1 : 0))],
+    outputs: [[N, 'float32']],
+    run: (b, [p, t], [g]) => b.binaryCrossEntropy(p, t, fromLogits, g),
+  })),
   ...(() => {
     const [rows, channels] = [37, 5];
     const [x, dy] = [randomValues(rows * channels, 150).map((v) => v * 3 + 1), randomValues(rows * channels, 151)];

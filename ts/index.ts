@@ -6,7 +6,7 @@ export { add, sub, mul, div, neg, exp, log, sqrt, square, mulScalar, addScalar, 
 export { sum, mean } from './ops/reduce.js';
 export { reshape } from './ops/shape.js';
 export { conv2d, maxPool2d, avgPool2d, type Conv2dOptions, type Pool2dOptions } from './ops/conv.js';
-export { softmaxCrossEntropy, meanSquaredError } from './ops/loss.js';
+export { softmaxCrossEntropy, binaryCrossEntropy, meanSquaredError } from './ops/loss.js';
 export { batchNorm, type BatchNormState } from './ops/norm.js';
 export { valueAndGrads, grad, noGrad } from './autograd/tape.js';
 export * as layers from './layers/index.js';

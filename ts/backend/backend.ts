@@ -135,6 +135,12 @@ export interface Backend {
   /** Mean sparse softmax cross-entropy of logits[rows, classes]; writes d(mean loss)/d(logits). */
   softmaxCrossEntropy(logits: Storage, labels: Storage, rows: number, classes: number, gradLogits: Storage): number;
 
+  /**
+   * Mean binary cross-entropy of probabilities (clipped to [1e-7, 1 − 1e-7] as Keras does; no gradient where
+   * clipped) or, with `fromLogits`, of sigmoid(logits) in a stable form; writes d(mean loss)/d(prediction).
+   */
+  binaryCrossEntropy(prediction: Storage, target: Storage, fromLogits: boolean, grad: Storage): number;
+
   conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, out: Storage): void;
   conv2dBackwardInput(g: Conv2dGeometry, dy: Storage, filter: Storage, dx: Storage): void;
   conv2dBackwardFilter(g: Conv2dGeometry, x: Storage, dy: Storage, dFilter: Storage, dBias: Storage | null): void;

@@ -2,12 +2,12 @@
 import { ValueError, describe } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import { log, logSoftmax, mul, mulScalar } from '../ops/elementwise.js';
-import { meanSquaredError, softmaxCrossEntropy } from '../ops/loss.js';
+import { binaryCrossEntropy, meanSquaredError, softmaxCrossEntropy } from '../ops/loss.js';
 import { sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor.js';
 
 export type LossFn = (prediction: Tensor, target: Tensor) => Tensor;
-export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'meanSquaredError';
+export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'binaryCrossentropy' | 'meanSquaredError';
 
 /** One-hot float32 [rows, classes] of int32 labels. */
 export function oneHot(labels: Tensor, classes: number): Tensor {
@@ -34,10 +34,12 @@ export function lossByName(name: unknown, fromLogits: boolean): LossFn {
         : (p, labels) => categorical(p, oneHot(labels, p.shape[1]), false);
     case 'categoricalCrossentropy':
       return (p, t) => categorical(p, t, fromLogits);
+    case 'binaryCrossentropy':
+      return (p, t) => binaryCrossEntropy(p, t, { fromLogits });
     case 'meanSquaredError':
       return meanSquaredError;
     default:
-      throw new ValueError(`compile(): loss must be a function or one of sparseCategoricalCrossentropy, categoricalCrossentropy, meanSquaredError, got ${describe(name)}`);
+      throw new ValueError(`compile(): loss must be a function or one of sparseCategoricalCrossentropy, categoricalCrossentropy, binaryCrossentropy, meanSquaredError, got ${describe(name)}`);
   }
 }
 

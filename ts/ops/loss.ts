@@ -28,6 +28,25 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor): Tensor {
   return record(out, [logits], (dy) => [mul(gradLogits, dy)]);
 }
 
+/**
+ * Mean binary cross-entropy against 0/1 (or soft) targets of the same shape: of probabilities (clipped to
+ * [1e-7, 1 − 1e-7] as Keras does) or, with `fromLogits`, of sigmoid(logits) computed stably.
+ */
+export function binaryCrossEntropy(prediction: Tensor, target: Tensor, options: { fromLogits?: boolean } = {}): Tensor {
+  const op = 'binaryCrossEntropy()';
+  assertTensor(op, 'prediction', prediction);
+  assertTensor(op, 'target', target);
+  if (prediction.shape.join() !== target.shape.join()) {
+    throw new ShapeError(`${op}: target must have the prediction's shape [${prediction.shape}], got [${target.shape}]`);
+  }
+  const backend = sameBackend(op, prediction, target);
+  const grad = allocateTensor(backend, prediction.shape);
+  const loss = backend.binaryCrossEntropy(prediction.storage, target.storage, options.fromLogits ?? false, grad.storage);
+  const out = allocateTensor(backend, []);
+  backend.fill(out.storage, loss);
+  return record(out, [prediction], (dy) => [mul(grad, dy)]);
+}
+
 /** Mean of (prediction − target)². */
 export function meanSquaredError(prediction: Tensor, target: Tensor): Tensor {
   if (prediction.shape.join() !== target.shape.join()) {

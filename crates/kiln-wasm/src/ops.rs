@@ -124,6 +124,18 @@ pub fn softmax_cross_entropy(
     k::softmax_cross_entropy_sparse(f32s(logits, n), rows, classes, u32s(labels, rows), f32s_mut(grad, n)).map_err(js)
 }
 
+/// Mean binary cross-entropy of probabilities or (with `from_logits`) of sigmoid(logits); writes the gradient.
+#[wasm_bindgen]
+pub fn binary_cross_entropy(pred: *const f32, target: *const f32, len: usize, from_logits: bool, grad: *mut f32) -> Result<f32, JsError> {
+    let (pred, target, grad) = (f32s(pred, len), f32s(target, len), f32s_mut(grad, len));
+    if from_logits {
+        k::binary_cross_entropy_with_logits(pred, target, grad)
+    } else {
+        k::binary_cross_entropy(pred, target, grad)
+    }
+    .map_err(js)
+}
+
 /// The conv geometry from the sizes TypeScript validated; Rust re-derives and checks padding and outputs.
 #[wasm_bindgen]
 pub struct Conv2dShape(Conv2dGeometry);

@@ -164,6 +164,24 @@ export class ReferenceBackend implements Backend {
     return loss / rows;
   }
 
+  binaryCrossEntropy(prediction: Storage, target: Storage, fromLogits: boolean, grad: Storage): number {
+    const [pv, tv, gv] = [f32(prediction), f32(target), f32(grad)];
+    const n = pv.length;
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      const [x, t] = [pv[i], tv[i]];
+      if (fromLogits) {
+        loss += Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x)));
+        gv[i] = (1 / (1 + Math.exp(-x)) - t) / n;
+      } else {
+        const p = Math.min(Math.max(x, 1e-7), 1 - 1e-7);
+        loss -= t * Math.log(p) + (1 - t) * Math.log(1 - p);
+        gv[i] = p === x ? ((1 - t) / (1 - p) - t / p) / n : 0;
+      }
+    }
+    return loss / n;
+  }
+
   /** Calls visit(outIndex, inIndex, filterIndex) for every tap of the convolution that lands inside the input. */
   private convTaps(g: Conv2dGeometry, visit: (o: number, i: number, f: number) => void): void {
     for (let b = 0; b < g.batch; b++)

@@ -129,6 +129,10 @@ export class WasmBackend implements Backend {
     }
   }
 
+  binaryCrossEntropy(prediction: Storage, target: Storage, fromLogits: boolean, grad: Storage): number {
+    return this.kernels.binary_cross_entropy(ptr(prediction), ptr(target), prediction.size, fromLogits, ptr(grad));
+  }
+
   private convShape(g: Conv2dGeometry): ShapeHandle {
     const key = `c${g.batch},${g.inH},${g.inW},${g.inC},${g.outC},${g.kH},${g.kW},${g.strideH},${g.strideW},${g.dilationH},${g.dilationW},${g.padding}`;
     let shape = this.shapes.get(key);

@@ -43,6 +43,7 @@ export interface KernelModule {
   softmax_rows(x: Ptr, rows: number, cols: number, out: Ptr): void;
   log_softmax_rows(x: Ptr, rows: number, cols: number, out: Ptr): void;
   softmax_cross_entropy(logits: Ptr, labels: Ptr, rows: number, classes: number, grad: Ptr): number;
+  binary_cross_entropy(prediction: Ptr, target: Ptr, len: number, fromLogits: boolean, grad: Ptr): number;
   Conv2dShape: new (
     batch: number, inH: number, inW: number, inC: number, outC: number, kH: number, kW: number,
     strideH: number, strideW: number, dilationH: number, dilationW: number, same: boolean,
