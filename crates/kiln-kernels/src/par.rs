@@ -9,8 +9,10 @@ use rayon::prelude::*;
 pub(crate) fn for_each_chunk_mut<T: Send>(data: &mut [T], chunk_len: usize, work: impl Fn(usize, &mut [T]) + Sync) {
     let chunk_len = chunk_len.max(1);
     #[cfg(feature = "parallel")]
-    data.par_chunks_mut(chunk_len).enumerate().for_each(|(i, c)| work(i, c));
-    #[cfg(not(feature = "parallel"))]
+    if spread(data.len(), chunk_len) {
+        data.par_chunks_mut(chunk_len).enumerate().for_each(|(i, c)| work(i, c));
+        return;
+    }
     data.chunks_mut(chunk_len).enumerate().for_each(|(i, c)| work(i, c));
 }
 
@@ -23,8 +25,10 @@ pub(crate) fn for_each_chunk_mut2<T: Send, U: Send>(
 ) {
     let chunk_len = chunk_len.max(1);
     #[cfg(feature = "parallel")]
-    a.par_chunks_mut(chunk_len).zip(b.par_chunks_mut(chunk_len)).enumerate().for_each(|(i, (a, b))| work(i, a, b));
-    #[cfg(not(feature = "parallel"))]
+    if spread(a.len(), chunk_len) {
+        a.par_chunks_mut(chunk_len).zip(b.par_chunks_mut(chunk_len)).enumerate().for_each(|(i, (a, b))| work(i, a, b));
+        return;
+    }
     a.chunks_mut(chunk_len).zip(b.chunks_mut(chunk_len)).enumerate().for_each(|(i, (a, b))| work(i, a, b));
 }
 
@@ -38,12 +42,14 @@ pub(crate) fn for_each_chunk_mut3<T: Send, U: Send, V: Send>(
 ) {
     let chunk_len = chunk_len.max(1);
     #[cfg(feature = "parallel")]
-    a.par_chunks_mut(chunk_len)
-        .zip(b.par_chunks_mut(chunk_len))
-        .zip(c.par_chunks_mut(chunk_len))
-        .enumerate()
-        .for_each(|(i, ((a, b), c))| work(i, a, b, c));
-    #[cfg(not(feature = "parallel"))]
+    if spread(a.len(), chunk_len) {
+        a.par_chunks_mut(chunk_len)
+            .zip(b.par_chunks_mut(chunk_len))
+            .zip(c.par_chunks_mut(chunk_len))
+            .enumerate()
+            .for_each(|(i, ((a, b), c))| work(i, a, b, c));
+        return;
+    }
     a.chunks_mut(chunk_len)
         .zip(b.chunks_mut(chunk_len))
         .zip(c.chunks_mut(chunk_len))
@@ -59,9 +65,17 @@ pub(crate) fn map_chunks<T: Sync, R: Send>(
 ) -> Vec<R> {
     let chunk_len = chunk_len.max(1);
     #[cfg(feature = "parallel")]
-    return data.par_chunks(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect();
-    #[cfg(not(feature = "parallel"))]
+    if spread(data.len(), chunk_len) {
+        return data.par_chunks(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect();
+    }
     data.chunks(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect()
+}
+
+/// Whether work of `len` elements in `chunk_len` pieces goes to the pool. A single piece runs inline: handing
+/// work to the pool costs a round trip between threads, since the caller is not one of the pool's threads.
+#[cfg(feature = "parallel")]
+fn spread(len: usize, chunk_len: usize) -> bool {
+    len > chunk_len
 }
 
 /// Elements per task for elementwise kernels: large enough to amortize a rayon task, small enough to balance.
@@ -81,7 +95,8 @@ pub(crate) fn map_chunks_mut<T: Send, R: Send>(
 ) -> Vec<R> {
     let chunk_len = chunk_len.max(1);
     #[cfg(feature = "parallel")]
-    return data.par_chunks_mut(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect();
-    #[cfg(not(feature = "parallel"))]
+    if spread(data.len(), chunk_len) {
+        return data.par_chunks_mut(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect();
+    }
     data.chunks_mut(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect()
 }

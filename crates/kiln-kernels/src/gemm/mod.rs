@@ -137,12 +137,13 @@ pub fn sgemm(
         // SAFETY: tiles are disjoint rectangles of C, which was bounds-checked above.
         unsafe { compute_tile(&a, &b, i0, j0, m, n, k, alpha, beta, out, ldc) }
     };
+    // A single tile runs inline: handing it to the pool would cost a round trip between threads.
     #[cfg(feature = "parallel")]
-    {
+    if tiles.len() > 1 {
         use rayon::prelude::*;
         tiles.par_iter().for_each(run_tile);
+        return Ok(());
     }
-    #[cfg(not(feature = "parallel"))]
     tiles.iter().for_each(run_tile);
     Ok(())
 }
