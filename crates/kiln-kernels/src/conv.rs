@@ -322,29 +322,19 @@ pub fn conv2d_forward(
         check_len(KERNEL, "bias", bias.len(), &[g.out_c])?;
     }
     g.check_output(KERNEL, "output", output.len())?;
-    let (patch, pixels) = (g.patch_len(), g.output_pixels());
-    let mut cols = vec![0.0f32; g.images_per_sub_batch() * pixels * patch];
-    for (first, count) in sub_batches(g) {
-        let rows = count * pixels;
-        let cols = &mut cols[..rows * patch];
-        im2col(g, &input[first * g.input_image_len()..][..count * g.input_image_len()], cols);
-        let out = &mut output[first * pixels * g.out_c..][..rows * g.out_c];
-        sgemm(
-            Transpose::No,
-            Transpose::No,
-            rows,
-            g.out_c,
-            patch,
-            1.0,
-            cols,
-            patch,
-            filter,
-            g.out_c,
-            0.0,
-            out,
-            g.out_c,
-        )?;
-    }
+    let (patch, pixels, in_len) = (g.patch_len(), g.output_pixels(), g.input_image_len());
+    // Sub-batches are independent tasks (im2col, then the GEMM into their own rows of the output): one
+    // parallel region per call, each task's column buffer staying cache-sized.
+    let per = g.images_per_sub_batch();
+    par::map_chunks_mut(output, per * pixels * g.out_c, |i, out| {
+        let (first, rows) = (i * per, out.len() / g.out_c);
+        let count = rows / pixels;
+        let mut cols = vec![0.0f32; rows * patch];
+        im2col(g, &input[first * in_len..][..count * in_len], &mut cols);
+        sgemm(Transpose::No, Transpose::No, rows, g.out_c, patch, 1.0, &cols, patch, filter, g.out_c, 0.0, out, g.out_c)
+    })
+    .into_iter()
+    .collect::<Result<(), _>>()?;
     if let Some(bias) = bias {
         add_row_vector(output, bias);
     }
@@ -363,29 +353,20 @@ pub fn conv2d_backward_input(
     g.check_output(KERNEL, "grad_output", grad_output.len())?;
     g.check_filter(KERNEL, "filter", filter.len())?;
     g.check_activation(KERNEL, "grad_input", grad_input.len())?;
-    let (patch, pixels) = (g.patch_len(), g.output_pixels());
-    let mut cols = vec![0.0f32; g.images_per_sub_batch() * pixels * patch];
-    for (first, count) in sub_batches(g) {
+    let (patch, pixels, in_len) = (g.patch_len(), g.output_pixels(), g.input_image_len());
+    // As in the forward pass: one task per sub-batch, writing its own images of `grad_input`.
+    let per = g.images_per_sub_batch();
+    par::map_chunks_mut(grad_input, per * in_len, |i, grad_images| {
+        let (first, count) = (i * per, grad_images.len() / in_len);
         let rows = count * pixels;
-        let cols = &mut cols[..rows * patch];
+        let mut cols = vec![0.0f32; rows * patch];
         let dy = &grad_output[first * pixels * g.out_c..][..rows * g.out_c];
-        sgemm(
-            Transpose::No,
-            Transpose::Yes,
-            rows,
-            patch,
-            g.out_c,
-            1.0,
-            dy,
-            g.out_c,
-            filter,
-            g.out_c,
-            0.0,
-            cols,
-            patch,
-        )?;
-        col2im(g, cols, &mut grad_input[first * g.input_image_len()..][..count * g.input_image_len()]);
-    }
+        sgemm(Transpose::No, Transpose::Yes, rows, patch, g.out_c, 1.0, dy, g.out_c, filter, g.out_c, 0.0, &mut cols, patch)?;
+        col2im(g, &cols, grad_images);
+        Ok::<(), KernelError>(())
+    })
+    .into_iter()
+    .collect::<Result<(), _>>()?;
     Ok(())
 }
 
