@@ -98,6 +98,18 @@ describe('Sequential on the reference backend', () => {
     other.dispose();
   });
 
+  it('a model built inside scope() keeps its weights', () => {
+    let model!: kiln.Sequential;
+    kiln.scope(() => {
+      model = kiln.sequential([layers.dense(2), layers.batchNormalization()], { inputShape: [3] }); // not returned
+    });
+    expect(model.weights.every((w) => !w.isDisposed)).toBe(true);
+    const out = model.predict(new Float32Array(6));
+    expect(out.shape).toEqual([2, 2]);
+    out.dispose();
+    model.dispose();
+  });
+
   it('keeps memory flat over many training steps', () => {
     const model = kiln.sequential([layers.conv2d(3, 3, { activation: 'relu', padding: 'same' }), layers.maxPooling2d(), layers.flatten(), layers.dense(2)], { inputShape: [6, 6, 1], seed: 2 });
     model.compile({ loss: 'sparseCategoricalCrossentropy', fromLogits: true, metrics: ['accuracy'] });

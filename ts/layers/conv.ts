@@ -3,7 +3,7 @@ import { ValueError, describe } from '../errors.js';
 import { zeros } from '../ops/creation.js';
 import { avgPool2d, conv2d, maxPool2d, type Pool2dOptions } from '../ops/conv.js';
 import { conv2dGeometry, pair, pool2dGeometry, type Pair } from '../ops/geometry.js';
-import type { Shape, Tensor } from '../tensor.js';
+import { keep, type Shape, type Tensor } from '../tensor.js';
 import { activationFn, type ActivationName } from './activations.js';
 import { initialize, type Initializer } from './initializers.js';
 import { StatelessLayer, type Layer } from './layer.js';
@@ -39,7 +39,7 @@ export class Conv2D implements Layer {
     const channels = inputShape[2];
     const g = conv2dGeometry('conv2d()', [1, ...inputShape], [kh, kw, channels, this.filters], this.options.strides ?? 1, this.options.padding ?? 'valid', this.options.dilation ?? 1);
     const kernel = initialize(this.options.kernelInitializer ?? 'glorotUniform', [kh, kw, channels, this.filters], kh * kw * channels, kh * kw * this.filters, seed);
-    this.weights = this.options.useBias === false ? [kernel] : [kernel, zeros([this.filters])];
+    this.weights = (this.options.useBias === false ? [kernel] : [kernel, zeros([this.filters])]).map(keep);
     return [g.outH, g.outW, this.filters];
   }
 

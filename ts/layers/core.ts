@@ -5,7 +5,7 @@ import { add, mul } from '../ops/elementwise.js';
 import { matMul } from '../ops/linalg.js';
 import { reshape } from '../ops/shape.js';
 import { mulberry32 } from '../random.js';
-import type { Shape, Tensor } from '../tensor.js';
+import { keep, type Shape, type Tensor } from '../tensor.js';
 import { sizeOf } from '../ops/validate.js';
 import { activationFn, type ActivationName } from './activations.js';
 import { initialize, type Initializer } from './initializers.js';
@@ -36,7 +36,8 @@ export class Dense implements Layer {
     }
     const [features] = inputShape;
     const kernel = initialize(this.options.kernelInitializer ?? 'glorotUniform', [features, this.units], features, this.units, seed);
-    this.weights = this.options.useBias === false ? [kernel] : [kernel, zeros([this.units])];
+    // Weights outlive any scope() the model is built in; the layer's dispose() frees them.
+    this.weights = (this.options.useBias === false ? [kernel] : [kernel, zeros([this.units])]).map(keep);
     return [this.units];
   }
 

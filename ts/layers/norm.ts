@@ -23,7 +23,7 @@ export class BatchNormalization implements Layer {
 
   build(inputShape: Shape): Shape {
     const channels = inputShape[inputShape.length - 1];
-    this.weights = [fill([channels], 1), zeros([channels])];
+    this.weights = [fill([channels], 1), zeros([channels])].map(keep);
     this.state = {
       movingMean: keep(zeros([channels])),
       movingVariance: keep(fill([channels], 1)),
