@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as kiln from '../index.node.js';
-import { augmentBatch, loadCifar10, syntheticCifarLike, CIFAR10_CLASS_NAMES, SYNTHETIC_CLASS_NAMES, type ImageSet } from '../data/cifar10.js';
+import { augmentBatch, loadCifar10, normalizeImages, syntheticCifarLike, CIFAR10_CLASS_NAMES, SYNTHETIC_CLASS_NAMES, type ImageSet } from '../data/cifar10.js';
 import { DataError } from '../data/errors.js';
 import { ProgressBar } from '../train/progress.js';
 import { trainingReportHtml, type EpochRecord } from '../train/report.js';
@@ -39,8 +39,7 @@ function dataSource(set: ImageSet, augment: boolean, seed: number): kiln.DataSou
       const x = new Float32Array(indices.length * pixels);
       const y = new Int32Array(indices.length);
       indices.forEach((index, i) => {
-        const image = set.images.subarray(index * pixels, (index + 1) * pixels);
-        for (let p = 0; p < pixels; p++) x[i * pixels + p] = image[p] / 255;
+        x.set(normalizeImages(set.images.subarray(index * pixels, (index + 1) * pixels)), i * pixels);
         y[i] = set.labels[index];
       });
       return { x: augment ? augmentBatch(x, indices.length, { seed: (seed + epoch * 7919 + indices[0]) >>> 0 }) : x, y };
@@ -127,9 +126,7 @@ export async function trainCifar10(options: TrainCifar10Options): Promise<void> 
   });
   const trainSeconds = (performance.now() - started) / 1000;
 
-  const testImages = new Float32Array(test.count * 32 * 32 * 3);
-  for (let i = 0; i < testImages.length; i++) testImages[i] = test.images[i] / 255;
-  const logits = model.predict(testImages, { batchSize: 256 });
+  const logits = model.predict(normalizeImages(test.images), { batchSize: 256 });
   const predicted = argmaxRows(logits.dataSync() as Float32Array, test.count, 10);
   logits.dispose();
   const truth = Array.from(test.labels);

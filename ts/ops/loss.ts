@@ -15,17 +15,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor): Tensor {
   const [rows, classes] = logits.shape;
   if (labels.size !== rows) throw new ShapeError(`${op}: labels must have ${rows} entries (one per row of logits), got shape [${labels.shape}]`);
   const backend = sameBackend(op, logits, labels);
-  const gradLogits = allocateTensor(backend, logits.shape);
-  let loss: number;
-  try {
-    loss = backend.softmaxCrossEntropy(logits.storage, labels.storage, rows, classes, gradLogits.storage);
-  } catch (error) {
-    gradLogits.dispose();
-    throw error;
-  }
-  const out = allocateTensor(backend, []);
-  backend.fill(out.storage, loss);
-  return record(out, [logits], (dy) => [mul(gradLogits, dy)]);
+  return fusedLoss(logits, (grad) => backend.softmaxCrossEntropy(logits.storage, labels.storage, rows, classes, grad.storage));
 }
 
 /**
@@ -36,21 +26,37 @@ export function binaryCrossEntropy(prediction: Tensor, target: Tensor, options: 
   const op = 'binaryCrossEntropy()';
   assertTensor(op, 'prediction', prediction);
   assertTensor(op, 'target', target);
-  if (prediction.shape.join() !== target.shape.join()) {
-    throw new ShapeError(`${op}: target must have the prediction's shape [${prediction.shape}], got [${target.shape}]`);
-  }
+  checkTargetShape(op, prediction, target);
   const backend = sameBackend(op, prediction, target);
-  const grad = allocateTensor(backend, prediction.shape);
-  const loss = backend.binaryCrossEntropy(prediction.storage, target.storage, options.fromLogits ?? false, grad.storage);
-  const out = allocateTensor(backend, []);
-  backend.fill(out.storage, loss);
-  return record(out, [prediction], (dy) => [mul(grad, dy)]);
+  return fusedLoss(prediction, (grad) => backend.binaryCrossEntropy(prediction.storage, target.storage, options.fromLogits ?? false, grad.storage));
 }
 
 /** Mean of (prediction − target)². */
 export function meanSquaredError(prediction: Tensor, target: Tensor): Tensor {
-  if (prediction.shape.join() !== target.shape.join()) {
-    throw new ShapeError(`meanSquaredError(): target must have the prediction's shape [${prediction.shape}], got [${target.shape}]`);
-  }
+  checkTargetShape('meanSquaredError()', prediction, target);
   return mean(square(sub(prediction, target)));
+}
+
+function checkTargetShape(op: string, prediction: Tensor, target: Tensor): void {
+  if (prediction.shape.join() !== target.shape.join()) {
+    throw new ShapeError(`${op}: target must have the prediction's shape [${prediction.shape}], got [${target.shape}]`);
+  }
+}
+
+/**
+ * A loss whose kernel returns the mean and writes d(mean)/d(prediction) into `grad` in one pass: the scalar
+ * loss tensor, whose gradient rule scales that saved gradient. A kernel error frees the gradient buffer.
+ */
+function fusedLoss(prediction: Tensor, kernel: (grad: Tensor) => number): Tensor {
+  const grad = allocateTensor(prediction.backend, prediction.shape);
+  let loss: number;
+  try {
+    loss = kernel(grad);
+  } catch (error) {
+    grad.dispose();
+    throw error;
+  }
+  const out = allocateTensor(prediction.backend, []);
+  prediction.backend.fill(out.storage, loss);
+  return record(out, [prediction], (dy) => [mul(grad, dy)]);
 }
