@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as kiln from '../ts/index.node.js';
-import { GRAD_CASES, checkGradients } from './gradcheck.js';
+import { GRAD_CASES, checkFusedConvRelu, checkGradients } from './gradcheck.js';
 import { randomValues } from './helpers.js';
 
 describe('gradients on the reference backend match central differences', () => {
@@ -8,6 +8,7 @@ describe('gradients on the reference backend match central differences', () => {
     await kiln.ready({ backend: 'reference' });
   });
   for (const c of GRAD_CASES) it(c.name, () => checkGradients(c));
+  it('conv2d with fused ReLU has the gradients of conv2d then relu', checkFusedConvRelu);
 
   it('a custom loss mixing two terms (distillation-style) gets gradients without backward code', () => {
     const w = kiln.tensor(randomValues(6 * 4, 1), [6, 4]);

@@ -54,6 +54,25 @@ export function checkGradients(c: GradCase, seed = 1): void {
   for (const t of [...tensors, ...grads]) t.dispose();
 }
 
+/**
+ * conv2d with its ReLU fused must have exactly the gradients of conv2d followed by relu (a numeric check would
+ * be flaky here: some pre-activations land within the perturbation of ReLU's kink). 5 images: two tasks.
+ */
+export function checkFusedConvRelu(): void {
+  const [x, w, b] = [[5, 6, 5, 3], [3, 2, 3, 4], [4]].map((shape, i) => kiln.tensor(randomValues(size(shape), 40 + i), shape));
+  const weights = kiln.tensor(randomValues(5 * 4 * 4 * 4, 44), [5, 4, 4, 4]);
+  const objective = (fused: boolean) => () =>
+    kiln.sum(kiln.mul(fused ? kiln.conv2d(x, w, b, { activation: 'relu' }) : kiln.relu(kiln.conv2d(x, w, b)), weights));
+  const fused = kiln.grad(objective(true), [x, w, b]);
+  const composed = kiln.grad(objective(false), [x, w, b]);
+  fused.forEach((g, i) => {
+    const [got, want] = [g.dataSync(), composed[i].dataSync()];
+    expect(want.some((v) => v !== 0), `input ${i} gradient is not all zero`).toBe(true);
+    want.forEach((v, j) => expect(Math.abs(got[j] - v), `input ${i}[${j}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(v))));
+  });
+  for (const t of [x, w, b, weights, ...fused, ...composed]) t.dispose();
+}
+
 /** Distinct values, so max-pool windows have no ties a perturbation could flip. */
 const distinct = (shape: number[], i: number) => {
   const n = shape.reduce((a, b) => a * b, 1);
@@ -75,6 +94,7 @@ export const GRAD_CASES: GradCase[] = [
   { name: 'div', shapes: [[3, 4], [4]], f: (a, b) => kiln.div(a, b), values: positive },
   { name: 'exp, log, sqrt, square', shapes: [[7]], f: (x) => kiln.add(kiln.log(x), kiln.add(kiln.sqrt(x), kiln.square(kiln.exp(x)))), values: positive },
   { name: 'relu', shapes: [[3, 5]], f: (x) => kiln.relu(x), values: awayFromZero },
+  { name: 'dropout (fixed seed)', shapes: [[7, 5]], f: (x) => kiln.dropout(x, 0.3, 123) },
   { name: 'sigmoid and tanh', shapes: [[3, 5]], f: (x) => kiln.mul(kiln.sigmoid(x), kiln.tanh(x)) },
   { name: 'softmax', shapes: [[3, 5]], f: (x) => kiln.softmax(x) },
   { name: 'logSoftmax', shapes: [[3, 5]], f: (x) => kiln.logSoftmax(x) },

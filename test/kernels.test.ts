@@ -6,7 +6,7 @@ import type { Backend, Conv2dGeometry, Pool2dGeometry, Storage } from '../ts/bac
 import { getBackend } from '../ts/backend/registry.js';
 import { ReferenceBackend } from '../ts/backend/reference/index.js';
 import { conv2dGeometry, pool2dGeometry } from '../ts/ops/geometry.js';
-import { GRAD_CASES, checkGradients } from './gradcheck.js';
+import { GRAD_CASES, checkFusedConvRelu, checkGradients } from './gradcheck.js';
 import { randomValues, relativeError } from './helpers.js';
 
 type Inputs = (Float32Array | Int32Array)[];
@@ -34,41 +34,65 @@ function convCases(): KernelCase[] {
     conv([2, 8, 9, 5], [2, 3, 5, 4], 2, 'same'),
     conv([2, 9, 9, 3], [3, 3, 3, 5], 1, 'valid', 2),
     conv([5, 32, 32, 3], [3, 3, 3, 32], 1, 'valid'), // conv1 of the seed CNN
+    conv([6, 15, 15, 32], [3, 3, 32, 64], 1, 'valid'), // conv2: one image per block, the second task short
   ];
   return geometries.flatMap(([g, xs, fs], i) => {
     const x = randomValues(prod(xs), 10 + i);
     const f = randomValues(prod(fs), 20 + i);
     const bias = randomValues(g.outC, 30 + i);
     const dy = randomValues(outLen(g), 40 + i);
+    const reluOutput = randomValues(outLen(g), 45 + i).map((v) => Math.max(v, 0)); // about half masked
     const tag = `[${xs}]*[${fs}] ${g.padding} s${g.strideH} d${g.dilationH}`;
+    const grads: [number, 'float32'][] = [[x.length, 'float32'], [f.length, 'float32'], [g.outC, 'float32']];
     return [
-      { name: `conv2d ${tag}`, inputs: [x, f, bias], outputs: [[outLen(g), 'float32']], run: (b, [x, f, bias], [y]) => b.conv2d(g, x, f, bias, y) },
-      { name: `conv2dBackwardInput ${tag}`, inputs: [dy, f], outputs: [[x.length, 'float32']], run: (b, [dy, f], [dx]) => b.conv2dBackwardInput(g, dy, f, dx) },
-      { name: `conv2dBackwardFilter ${tag}`, inputs: [x, dy], outputs: [[f.length, 'float32'], [g.outC, 'float32']], run: (b, [x, dy], [df, db]) => b.conv2dBackwardFilter(g, x, dy, df, db) },
+      { name: `conv2d ${tag}`, inputs: [x, f, bias], outputs: [[outLen(g), 'float32']], run: (b, [x, f, bias], [y]) => b.conv2d(g, x, f, bias, false, y) },
+      { name: `conv2d relu ${tag}`, inputs: [x, f, bias], outputs: [[outLen(g), 'float32']], run: (b, [x, f, bias], [y]) => b.conv2d(g, x, f, bias, true, y) },
+      { name: `conv2d relu, no bias ${tag}`, inputs: [x, f], outputs: [[outLen(g), 'float32']], run: (b, [x, f], [y]) => b.conv2d(g, x, f, null, true, y) },
+      {
+        name: `conv2dBackward ${tag}`,
+        inputs: [x, f, dy],
+        outputs: grads,
+        run: (b, [x, filter, dy], [dx, dFilter, dBias]) => b.conv2dBackward(g, { x, filter, reluOutput: null, dy, dx, dFilter, dBias }),
+      },
+      {
+        name: `conv2dBackward relu ${tag}`,
+        inputs: [x, f, reluOutput, dy],
+        outputs: grads,
+        run: (b, [x, filter, reluOutput, dy], [dx, dFilter, dBias]) => b.conv2dBackward(g, { x, filter, reluOutput, dy, dx, dFilter, dBias }),
+      },
+      {
+        name: `conv2dBackward filter only ${tag}`,
+        inputs: [x, f, dy],
+        outputs: [[f.length, 'float32']],
+        run: (b, [x, filter, dy], [dFilter]) => b.conv2dBackward(g, { x, filter, reluOutput: null, dy, dx: null, dFilter, dBias: null }),
+      },
     ] satisfies KernelCase[];
   });
 }
 
 function poolCases(): KernelCase[] {
-  return [pool([3, 9, 7, 5], 2, undefined, 'valid'), pool([2, 7, 8, 3], 3, 2, 'same')].flatMap((g, i) => {
+  const geometries = [
+    pool([3, 9, 7, 5], 2, undefined, 'valid'),
+    pool([2, 7, 8, 3], 3, 2, 'same'),
+    pool([2, 7, 9, 7], 3, 1, 'same'), // overlapping windows
+    pool([2, 8, 11, 33], 2, 3, 'valid'), // stride wider than the window
+  ];
+  return geometries.flatMap((g, i) => {
     const x = randomValues(g.batch * g.inH * g.inW * g.channels, 50 + i);
+    const ties = x.map((v) => Math.round(v * 2) / 2); // five values: most windows hold their maximum twice or more
     const n = g.batch * g.outH * g.outW * g.channels;
     const dy = randomValues(n, 60 + i);
-    const tag = `${g.poolH}x${g.poolW} s${g.strideH} ${g.padding}`;
+    const tag = `[${g.batch},${g.inH},${g.inW},${g.channels}] ${g.poolH}x${g.poolW} s${g.strideH} ${g.padding}`;
+    const maxPoolBackward = (b: Backend, [x, dy]: Storage[], [dx]: Storage[]) => {
+      const y = b.allocate(n);
+      b.maxPool(g, x, y);
+      b.maxPoolBackward(g, x, y, dy, dx);
+      b.free(y);
+    };
     return [
-      { name: `maxPool ${tag}`, inputs: [x], outputs: [[n, 'float32'], [n, 'int32']], run: (b, [x], [y, arg]) => b.maxPool(g, x, y, arg) },
-      {
-        name: `maxPoolBackward ${tag}`,
-        inputs: [x, dy],
-        outputs: [[x.length, 'float32']],
-        run: (b, [x, dy], [dx]) => {
-          const [y, arg] = [b.allocate(n), b.allocate(n, 'int32')];
-          b.maxPool(g, x, y, arg);
-          b.maxPoolBackward(g, dy, arg, dx);
-          b.free(y);
-          b.free(arg);
-        },
-      },
+      { name: `maxPool ${tag}`, inputs: [x], outputs: [[n, 'float32']], run: (b, [x], [y]) => b.maxPool(g, x, y) },
+      { name: `maxPoolBackward ${tag}`, inputs: [x, dy], outputs: [[x.length, 'float32']], run: maxPoolBackward },
+      { name: `maxPoolBackward with ties ${tag}`, inputs: [ties, dy], outputs: [[x.length, 'float32']], run: maxPoolBackward },
       { name: `avgPool ${tag}`, inputs: [x], outputs: [[n, 'float32']], run: (b, [x], [y]) => b.avgPool(g, x, y) },
       { name: `avgPoolBackward ${tag}`, inputs: [dy], outputs: [[x.length, 'float32']], run: (b, [dy], [dx]) => b.avgPoolBackward(g, dy, dx) },
     ] satisfies KernelCase[];
@@ -92,6 +116,9 @@ const CASES: KernelCase[] = [
   ]),
   { name: 'affine', inputs: [randomValues(N, 120)], outputs: [[N, 'float32']], run: (b, [x], [o]) => b.affine(x, -1.5, 0.25, o) },
   { name: 'fill', inputs: [], outputs: [[N, 'float32']], run: (b, _, [o]) => b.fill(o, 2.5) },
+  ...[0, 0.3, 0.9].map((rate): KernelCase => ({
+    name: `dropout rate ${rate}`, inputs: [randomValues(40_000, 126)], outputs: [[40_000, 'float32'], [40_000, 'float32']], run: (b, [x], [y, mask]) => b.dropout(x, rate, 0xdeadbeef, y, mask),
+  })),
   { name: 'sumRows [37,29]', inputs: [randomValues(37 * 29, 121)], outputs: [[29, 'float32']], run: (b, [x], [o]) => b.sumRows(x, 37, 29, o) },
   { name: 'sumCols [37,29]', inputs: [randomValues(37 * 29, 122)], outputs: [[37, 'float32']], run: (b, [x], [o]) => b.sumCols(x, 37, 29, o) },
   { name: 'softmaxRows [13,10]', inputs: [randomValues(130, 123).map((v) => v * 20)], outputs: [[130, 'float32']], run: (b, [x], [o]) => b.softmaxRows(x, 13, 10, o) },
@@ -182,4 +209,5 @@ describe('gradients on the wasm backend match central differences', () => {
     await kiln.ready({ variant: 'threads-relaxed', threads: 2 });
   });
   for (const c of GRAD_CASES) it(c.name, () => checkGradients(c));
+  it('conv2d with fused ReLU has the gradients of conv2d then relu', checkFusedConvRelu);
 });

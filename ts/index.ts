@@ -2,7 +2,7 @@
 export { Tensor, scope, keep, type DType, type Shape } from './tensor.js';
 export { tensor, zeros, ones, fill, scalar } from './ops/creation.js';
 export { matMul, gemm, type GemmOptions } from './ops/linalg.js';
-export { add, sub, mul, div, neg, exp, log, sqrt, square, mulScalar, addScalar, relu, sigmoid, tanh, softmax, logSoftmax } from './ops/elementwise.js';
+export { add, sub, mul, div, neg, exp, log, sqrt, square, mulScalar, addScalar, relu, sigmoid, tanh, softmax, logSoftmax, dropout } from './ops/elementwise.js';
 export { sum, mean } from './ops/reduce.js';
 export { reshape } from './ops/shape.js';
 export { conv2d, maxPool2d, avgPool2d, type Conv2dOptions, type Pool2dOptions } from './ops/conv.js';

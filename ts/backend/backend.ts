@@ -98,10 +98,20 @@ export interface BackendInfo {
   reason?: string;
 }
 
+export interface Conv2dBackwardArgs {
+  x: Storage;
+  filter: Storage;
+  reluOutput: Storage | null;
+  dy: Storage;
+  dx: Storage | null;
+  dFilter: Storage;
+  dBias: Storage | null;
+}
+
 export interface Backend {
   readonly name: string;
   info(): BackendInfo;
-  /** A zeroed buffer of `size` elements. */
+  /** A buffer of `size` elements with unspecified contents: kernels overwrite their outputs. */
   allocate(size: number, dtype?: StorageDType): Storage;
   free(storage: Storage): void;
   write(storage: Storage, values: Float32Array | Int32Array): void;
@@ -141,14 +151,21 @@ export interface Backend {
    */
   binaryCrossEntropy(prediction: Storage, target: Storage, fromLogits: boolean, grad: Storage): number;
 
-  conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, out: Storage): void;
-  conv2dBackwardInput(g: Conv2dGeometry, dy: Storage, filter: Storage, dx: Storage): void;
-  conv2dBackwardFilter(g: Conv2dGeometry, x: Storage, dy: Storage, dFilter: Storage, dBias: Storage | null): void;
-  /** Max pooling; `argmax` (int32, out's size) receives the flat input index of each maximum. */
-  maxPool(g: Pool2dGeometry, x: Storage, out: Storage, argmax: Storage): void;
-  maxPoolBackward(g: Pool2dGeometry, dy: Storage, argmax: Storage, dx: Storage): void;
+  /** out = act(conv(x, filter) + bias), with `relu` as the activation or none. */
+  conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, relu: boolean, out: Storage): void;
+  /** Gradients of conv2d (each overwritten; dx and dBias skipped when null); `reluOutput` is conv2d's output when it applied ReLU. */
+  conv2dBackward(g: Conv2dGeometry, args: Conv2dBackwardArgs): void;
+  maxPool(g: Pool2dGeometry, x: Storage, out: Storage): void;
+  /**
+   * Gradient of max pooling from its input `x` and output `y`: each window's `dy` goes to the window's first
+   * cell (row-major) whose input equals its output; overlapping windows add up.
+   */
+  maxPoolBackward(g: Pool2dGeometry, x: Storage, y: Storage, dy: Storage, dx: Storage): void;
   avgPool(g: Pool2dGeometry, x: Storage, out: Storage): void;
   avgPoolBackward(g: Pool2dGeometry, dy: Storage, dx: Storage): void;
+
+  /** Inverted dropout: mask = 1/(1−rate) or 0 per element, drawn from `seed` (u32) and the position; y = x·mask. */
+  dropout(x: Storage, rate: number, seed: number, y: Storage, mask: Storage): void;
 
   /** Batch norm over the last axis with batch statistics; writes the batch mean and 1/√(var + ε) per channel. */
   batchNormTrain(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, epsilon: number, y: Storage, mean: Storage, invStd: Storage): void;

@@ -45,7 +45,9 @@ export class Conv2D implements Layer {
 
   call(x: Tensor): Tensor {
     const [kernel, bias] = this.weights;
-    const { strides, padding, dilation } = this.options;
+    const { strides, padding, dilation, activation } = this.options;
+    // ReLU (the usual case) runs inside the convolution kernel; other activations follow as their own op.
+    if (activation === 'relu') return conv2d(x, kernel, bias ?? null, { strides, padding, dilation, activation });
     return this.activate(conv2d(x, kernel, bias ?? null, { strides, padding, dilation }));
   }
 

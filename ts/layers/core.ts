@@ -1,7 +1,7 @@
 /** Dense, Flatten, Activation and Dropout layers. */
 import { ShapeError, ValueError, describe } from '../errors.js';
-import { tensor, zeros } from '../ops/creation.js';
-import { add, mul } from '../ops/elementwise.js';
+import { zeros } from '../ops/creation.js';
+import { add, dropout } from '../ops/elementwise.js';
 import { matMul } from '../ops/linalg.js';
 import { reshape } from '../ops/shape.js';
 import { mulberry32 } from '../random.js';
@@ -91,9 +91,6 @@ export class Dropout extends StatelessLayer {
   }
   call(x: Tensor, training: boolean): Tensor {
     if (!training || this.rate === 0) return x;
-    const keep = 1 / (1 - this.rate);
-    const mask = new Float32Array(x.size);
-    for (let i = 0; i < mask.length; i++) mask[i] = this.random() < this.rate ? 0 : keep;
-    return mul(x, tensor(mask, x.shape));
+    return dropout(x, this.rate, Math.floor(this.random() * 2 ** 32)); // a fresh mask each step
   }
 }

@@ -1,6 +1,6 @@
 /** 2-D convolution (NHWC input, HWIO filter) and pooling, with gradients. */
-import { record, willRecord } from '../autograd/tape.js';
-import { ShapeError } from '../errors.js';
+import { record } from '../autograd/tape.js';
+import { ShapeError, ValueError, describe } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { conv2dGeometry, pool2dGeometry, type Pair } from './geometry.js';
 import { allocateTensor, assertRank, assertTensor, sameBackend } from './validate.js';
@@ -9,9 +9,11 @@ export interface Conv2dOptions {
   strides?: Pair;
   padding?: 'valid' | 'same';
   dilation?: Pair;
+  /** Applied in the kernel as the output is written (default 'linear'). */
+  activation?: 'linear' | 'relu';
 }
 
-/** y = conv(x, filter) + bias: x [batch, h, w, inC], filter [kh, kw, inC, outC], bias [outC]. */
+/** y = act(conv(x, filter) + bias): x [batch, h, w, inC], filter [kh, kw, inC, outC], bias [outC]. */
 export function conv2d(x: Tensor, filter: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   const op = 'conv2d()';
   assertTensor(op, 'x', x);
@@ -23,16 +25,26 @@ export function conv2d(x: Tensor, filter: Tensor, bias: Tensor | null = null, op
     assertTensor(op, 'bias', bias);
     if (bias.size !== filter.shape[3] || bias.rank !== 1) throw new ShapeError(`${op}: bias must have shape [${filter.shape[3]}], got [${bias.shape}]`);
   }
+  const activation = options.activation ?? 'linear';
+  if (activation !== 'linear' && activation !== 'relu') throw new ValueError(`${op}: activation must be 'linear' or 'relu', got ${describe(activation)}`);
   const g = conv2dGeometry(op, x.shape, filter.shape, options.strides ?? 1, options.padding ?? 'valid', options.dilation ?? 1);
+  const relu = activation === 'relu';
   const y = allocateTensor(backend, [g.batch, g.outH, g.outW, g.outC]);
-  backend.conv2d(g, x.storage, filter.storage, bias?.storage ?? null, y.storage);
+  backend.conv2d(g, x.storage, filter.storage, bias?.storage ?? null, relu, y.storage);
   return record(y, bias ? [x, filter, bias] : [x, filter], (dy, [needInput]) => {
     // The first layer's input (the images) needs no gradient: skip the most expensive half of its backward.
     const dx = needInput ? allocateTensor(backend, x.shape) : null;
-    if (dx) backend.conv2dBackwardInput(g, dy.storage, filter.storage, dx.storage);
     const dFilter = allocateTensor(backend, filter.shape);
     const dBias = bias ? allocateTensor(backend, bias.shape) : null;
-    backend.conv2dBackwardFilter(g, x.storage, dy.storage, dFilter.storage, dBias?.storage ?? null);
+    backend.conv2dBackward(g, {
+      x: x.storage,
+      filter: filter.storage,
+      reluOutput: relu ? y.storage : null,
+      dy: dy.storage,
+      dx: dx?.storage ?? null,
+      dFilter: dFilter.storage,
+      dBias: dBias?.storage ?? null,
+    });
     return [dx, dFilter, dBias];
   });
 }
@@ -53,15 +65,12 @@ function poolSetup(op: string, x: Tensor, options: Pool2dOptions) {
 
 export function maxPool2d(x: Tensor, options: Pool2dOptions = {}): Tensor {
   const { g, y } = poolSetup('maxPool2d()', x, options);
-  const argmax = allocateTensor(x.backend, y.shape, 'int32');
-  x.backend.maxPool(g, x.storage, y.storage, argmax.storage);
-  if (!willRecord([x])) {
-    argmax.dispose();
-    return y;
-  }
+  x.backend.maxPool(g, x.storage, y.storage);
+  // No argmax: backward finds each window's maximum again from x and y, which the tape records and its scope
+  // keeps alive until backward has run.
   return record(y, [x], (dy) => {
     const dx = allocateTensor(x.backend, x.shape);
-    x.backend.maxPoolBackward(g, dy.storage, argmax.storage, dx.storage);
+    x.backend.maxPoolBackward(g, x.storage, y.storage, dy.storage, dx.storage);
     return [dx];
   });
 }

@@ -2,7 +2,7 @@
 import { getBackend } from '../backend/registry.js';
 import { DTypeError, ShapeError, describe } from '../errors.js';
 import type { DType, Shape, Tensor } from '../tensor.js';
-import { allocateTensor, checkShape, sizeOf } from './validate.js';
+import { allocateTensor, checkShape, filledTensor, sizeOf } from './validate.js';
 
 type NestedNumbers = number | readonly NestedNumbers[];
 
@@ -53,14 +53,12 @@ export function tensor(values: Float32Array | Int32Array | NestedNumbers, shape?
 }
 
 export function zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
-  return allocateTensor(getBackend(), checkShape('zeros()', shape), dtype);
+  return filledTensor(getBackend(), checkShape('zeros()', shape), 0, dtype);
 }
 
 /** A float32 tensor with every element `value`. */
 export function fill(shape: Shape, value: number): Tensor {
-  const t = zeros(shape);
-  if (value !== 0) t.backend.fill(t.storage, value);
-  return t;
+  return filledTensor(getBackend(), checkShape('fill()', shape), value);
 }
 
 export const ones = (shape: Shape): Tensor => fill(shape, 1);

@@ -1,9 +1,9 @@
 /** Elementwise ops, activations and softmax, each with its gradient rule beside it. */
 import type { ActivationGradOp, BinaryOp, UnaryOp } from '../backend/backend.js';
-import { record } from '../autograd/tape.js';
-import { ShapeError } from '../errors.js';
+import { record, willRecord } from '../autograd/tape.js';
+import { ShapeError, ValueError, describe } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { allocateTensor, assertFinite, assertTensor, sameBackend } from './validate.js';
+import { allocateTensor, assertFinite, assertTensor, filledTensor, sameBackend } from './validate.js';
 
 function unary(op: UnaryOp, x: Tensor, name: string): Tensor {
   assertTensor(`${name}()`, 'x', x);
@@ -116,8 +116,7 @@ function rowSumsBroadcast(x: Tensor): Tensor {
   const sums = allocateTensor(x.backend, [rows]);
   x.backend.sumCols(x.storage, rows, cols, sums.storage);
   const out = allocateTensor(x.backend, x.shape);
-  const ones = allocateTensor(x.backend, [cols]);
-  x.backend.fill(ones.storage, 1);
+  const ones = filledTensor(x.backend, [cols], 1);
   x.backend.gemm({ transA: false, transB: false, m: rows, n: cols, k: 1, alpha: 1, a: sums.storage, b: ones.storage, beta: 0, c: out.storage });
   return out;
 }
@@ -140,4 +139,23 @@ export function logSoftmax(x: Tensor): Tensor {
   const y = allocateTensor(x.backend, x.shape);
   x.backend.logSoftmaxRows(x.storage, rows, cols, y.storage);
   return record(y, [x], (dy) => [sub(dy, mul(exp(y), rowSumsBroadcast(dy)))]);
+}
+
+/**
+ * Inverted dropout: each element is zeroed with probability `rate`, the rest scaled by 1/(1−rate). The mask is
+ * drawn from `seed` (a u32) and the element's position, so the same seed gives the same mask on every backend.
+ */
+export function dropout(x: Tensor, rate: number, seed: number): Tensor {
+  const op = 'dropout()';
+  assertTensor(op, 'x', x);
+  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new ValueError(`${op}: rate must be in [0, 1), got ${describe(rate)}`);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new ValueError(`${op}: seed must be an integer in [0, 2^32), got ${describe(seed)}`);
+  const y = allocateTensor(x.backend, x.shape);
+  const mask = allocateTensor(x.backend, x.shape);
+  x.backend.dropout(x.storage, rate, seed, y.storage, mask.storage);
+  if (!willRecord([x])) {
+    mask.dispose();
+    return y;
+  }
+  return record(y, [x], (dy) => [mul(dy, mask)]);
 }

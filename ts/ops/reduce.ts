@@ -2,7 +2,7 @@
 import { record } from '../autograd/tape.js';
 import type { Tensor } from '../tensor.js';
 import { mul, mulScalar } from './elementwise.js';
-import { allocateTensor, assertTensor } from './validate.js';
+import { allocateTensor, assertTensor, filledTensor } from './validate.js';
 
 /** Σ of all elements, as a scalar tensor. */
 export function sum(x: Tensor): Tensor {
@@ -10,9 +10,7 @@ export function sum(x: Tensor): Tensor {
   const out = allocateTensor(x.backend, []);
   x.backend.sumCols(x.storage, 1, x.size, out.storage);
   return record(out, [x], (dy) => {
-    const ones = allocateTensor(x.backend, x.shape);
-    x.backend.fill(ones.storage, 1);
-    return [mul(ones, dy)];
+    return [mul(filledTensor(x.backend, x.shape, 1), dy)];
   });
 }
 

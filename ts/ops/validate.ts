@@ -40,7 +40,14 @@ export function sameBackend(op: string, ...tensors: Tensor[]): Backend {
   return backend;
 }
 
-/** A new zeroed tensor on `backend`. */
+/** A new tensor on `backend` with unspecified contents, for an op's kernel to overwrite. */
 export function allocateTensor(backend: Backend, shape: Shape, dtype: DType = 'float32'): Tensor {
   return new Tensor(backend, backend.allocate(sizeOf(shape), dtype), shape);
+}
+
+/** A new tensor on `backend` with every element `value` (0 is also int32 zero). */
+export function filledTensor(backend: Backend, shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
+  const t = allocateTensor(backend, shape, dtype);
+  backend.fill(t.storage, value);
+  return t;
 }

@@ -4,7 +4,7 @@
  */
 import { ValueError, describe } from '../errors.js';
 import { keep, type Tensor } from '../tensor.js';
-import { allocateTensor } from '../ops/validate.js';
+import { filledTensor } from '../ops/validate.js';
 import type { Schedule } from './schedules.js';
 
 export interface Optimizer {
@@ -44,7 +44,7 @@ abstract class BaseOptimizer implements Optimizer {
   protected state(weight: Tensor, count: number): Tensor[] {
     let slots = this.slots.get(weight);
     if (!slots) {
-      slots = Array.from({ length: count }, () => keep(allocateTensor(weight.backend, weight.shape)));
+      slots = Array.from({ length: count }, () => keep(filledTensor(weight.backend, weight.shape, 0)));
       this.slots.set(weight, slots);
     }
     return slots;

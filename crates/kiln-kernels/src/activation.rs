@@ -203,18 +203,6 @@ pub fn bias_grad(dy: &[f32], rows: usize, cols: usize, db: &mut [f32]) -> Result
     Ok(())
 }
 
-/// Adds `v` to every `v.len()`-long row of `data` (lengths already checked).
-pub(crate) fn add_row_vector(data: &mut [f32], v: &[f32]) {
-    let cols = v.len();
-    par::for_each_chunk_mut(data, rows_per_task(cols) * cols, |_, block| {
-        for row in block.chunks_exact_mut(cols) {
-            for (d, &b) in row.iter_mut().zip(v) {
-                *d += b;
-            }
-        }
-    });
-}
-
 /// `sums[c] = Σ_r data[r, c]` over rows of `sums.len()` (lengths already checked), accumulated in float64 per
 /// block of rows and the blocks added in order.
 pub(crate) fn column_sums(data: &[f32], sums: &mut [f32]) {

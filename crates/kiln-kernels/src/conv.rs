@@ -1,17 +1,13 @@
 //! 2-D convolution over NHWC activations with HWIO filters (`[k_h, k_w, in_c, out_c]`, the Keras layout), as
-//! im2col + [`sgemm`]. The batch runs in sub-batches so the column buffer stays a few MiB: each image's patches
-//! become rows of `cols[out_h*out_w, k_h*k_w*in_c]`, whose column order matches the filter's rows, so
-//! `out = cols · W`, `dW = colsᵀ · dY` and `dcols = dY · Wᵀ` (then scattered back by col2im).
+//! im2col + GEMM: each image's patches become rows of `cols[out_h*out_w, k_h*k_w*in_c]`, whose column order
+//! matches the filter's rows, so `out = cols · W`, `dW = colsᵀ · dY` and `dcols = dY · Wᵀ` (then scattered
+//! back by col2im). The batch is split into fixed tasks of a few images (one parallel region per call), and
+//! each task walks its images in blocks small enough that patches, outputs and packed panels stay in L2. Bias
+//! and ReLU are applied to each block as it leaves the GEMM; the backward pass masks by ReLU once per block.
 
-use crate::activation::{add_row_vector, column_sums};
 use crate::error::{check_rebuilt, check_len, check_positive, product, KernelError};
-use crate::gemm::{sgemm, Transpose};
+use crate::gemm::{sgemm_serial, Transpose};
 use crate::par;
-
-/// Column-buffer budget per sub-batch, in floats (4 MiB); at least one image runs regardless.
-const COLUMN_BUDGET: usize = 1 << 20;
-/// Most images per sub-batch.
-const MAX_IMAGES_PER_SUB_BATCH: usize = 8;
 
 /// TensorFlow padding modes. `Same` gives `out = ceil(in / stride)` and pads
 /// `max((out-1)*stride + (k-1)*dilation + 1 - in, 0)` in total, the smaller half before.
@@ -210,10 +206,6 @@ impl Conv2dGeometry {
         self.out_h * self.out_w
     }
 
-    fn images_per_sub_batch(&self) -> usize {
-        (COLUMN_BUDGET / (self.output_pixels() * self.patch_len())).clamp(1, MAX_IMAGES_PER_SUB_BATCH)
-    }
-
     /// Input row of kernel tap `ky` at output row `oy`, or None inside the padding.
     #[inline]
     fn input_row(&self, oy: usize, ky: usize) -> Option<usize> {
@@ -283,35 +275,85 @@ fn col2im_image(g: &Conv2dGeometry, cols: &[f32], image: &mut [f32]) {
     }
 }
 
-/// im2col of `images` consecutive images into `cols`, one image per task.
-fn im2col(g: &Conv2dGeometry, images: &[f32], cols: &mut [f32]) {
-    let image_len = g.input_image_len();
-    par::for_each_chunk_mut(cols, g.output_pixels() * g.patch_len(), |i, image_cols| {
-        im2col_image(g, &images[i * image_len..][..image_len], image_cols)
-    });
+/// The activation fused into the convolution's output stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvActivation {
+    Linear,
+    /// `max(x, 0)`; the backward pass then takes the forward's output to mask the gradient.
+    Relu,
 }
 
-/// col2im of consecutive images' column gradients into `images` (overwritten), one image per task.
+/// Gradients [`conv2d_backward`] writes (each overwritten); `input` and `bias` are skipped when None.
+pub struct Conv2dGrads<'a> {
+    pub input: Option<&'a mut [f32]>,
+    pub filter: &'a mut [f32],
+    pub bias: Option<&'a mut [f32]>,
+}
+
+/// Images per parallel task: fixed, so the filter-gradient partials (and thus results) do not depend on the
+/// number of threads.
+const IMAGES_PER_TASK: usize = 4;
+/// Column-buffer floats per block of a task (128 KiB): a block's patches, output and packed panels stay in L2.
+const BLOCK_BUDGET: usize = 1 << 15;
+
+impl Conv2dGeometry {
+    /// Images per im2col block, at most one task's.
+    fn images_per_block(&self) -> usize {
+        (BLOCK_BUDGET / (self.output_pixels() * self.patch_len())).clamp(1, IMAGES_PER_TASK)
+    }
+
+    fn task_count(&self) -> usize {
+        self.batch.div_ceil(IMAGES_PER_TASK)
+    }
+}
+
+/// The image ranges `(first, count)` of task `task`'s blocks, `first` relative to the task.
+fn blocks(g: &Conv2dGeometry, task: usize) -> impl Iterator<Item = (usize, usize)> {
+    let images = IMAGES_PER_TASK.min(g.batch - task * IMAGES_PER_TASK);
+    let per = g.images_per_block();
+    (0..images).step_by(per).map(move |first| (first, per.min(images - first)))
+}
+
+/// im2col of `images.len() / input_image_len` consecutive images into the front of `cols`.
+fn im2col(g: &Conv2dGeometry, images: &[f32], cols: &mut [f32]) {
+    let cols_len = g.output_pixels() * g.patch_len();
+    for (image, image_cols) in images.chunks_exact(g.input_image_len()).zip(cols.chunks_exact_mut(cols_len)) {
+        im2col_image(g, image, image_cols);
+    }
+}
+
+/// col2im of the front of `cols` into the consecutive images of `images` (overwritten).
 fn col2im(g: &Conv2dGeometry, cols: &[f32], images: &mut [f32]) {
     let cols_len = g.output_pixels() * g.patch_len();
-    par::for_each_chunk_mut(images, g.input_image_len(), |i, image| {
-        col2im_image(g, &cols[i * cols_len..][..cols_len], image)
-    });
+    for (image, image_cols) in images.chunks_exact_mut(g.input_image_len()).zip(cols.chunks_exact(cols_len)) {
+        col2im_image(g, image_cols, image);
+    }
 }
 
-/// Image ranges `(first, count)` of the sub-batches.
-fn sub_batches(g: &Conv2dGeometry) -> impl Iterator<Item = (usize, usize)> {
-    let per = g.images_per_sub_batch();
-    let batch = g.batch;
-    (0..batch).step_by(per).map(move |first| (first, per.min(batch - first)))
+/// Adds the bias to each output row and applies the activation, while the block is still in cache.
+fn output_stage(out: &mut [f32], bias: Option<&[f32]>, activation: ConvActivation) {
+    let relu = activation == ConvActivation::Relu;
+    match bias {
+        Some(bias) => {
+            for row in out.chunks_exact_mut(bias.len()) {
+                for (o, &b) in row.iter_mut().zip(bias) {
+                    let v = *o + b;
+                    *o = if v > 0.0 || !relu { v } else { 0.0 };
+                }
+            }
+        }
+        None if relu => out.iter_mut().for_each(|o| *o = if *o > 0.0 { *o } else { 0.0 }),
+        None => {}
+    }
 }
 
-/// `output[b, y, x, o] = Σ input[b, y*s+ky*d-pad, x*s+kx*d-pad, c] · filter[ky, kx, c, o] + bias[o]`.
+/// `output[b, y, x, o] = act(Σ input[b, y*s+ky*d-pad, x*s+kx*d-pad, c] · filter[ky, kx, c, o] + bias[o])`.
 pub fn conv2d_forward(
     g: &Conv2dGeometry,
     input: &[f32],
     filter: &[f32],
     bias: Option<&[f32]>,
+    activation: ConvActivation,
     output: &mut [f32],
 ) -> Result<(), KernelError> {
     const KERNEL: &str = "conv2d_forward";
@@ -322,91 +364,106 @@ pub fn conv2d_forward(
         check_len(KERNEL, "bias", bias.len(), &[g.out_c])?;
     }
     g.check_output(KERNEL, "output", output.len())?;
-    let (patch, pixels, in_len) = (g.patch_len(), g.output_pixels(), g.input_image_len());
-    // Sub-batches are independent tasks (im2col, then the GEMM into their own rows of the output): one
-    // parallel region per call, each task's column buffer staying cache-sized.
-    let per = g.images_per_sub_batch();
-    par::map_chunks_mut(output, per * pixels * g.out_c, |i, out| {
-        let (first, rows) = (i * per, out.len() / g.out_c);
-        let count = rows / pixels;
-        let mut cols = vec![0.0f32; rows * patch];
-        im2col(g, &input[first * in_len..][..count * in_len], &mut cols);
-        sgemm(Transpose::No, Transpose::No, rows, g.out_c, patch, 1.0, &cols, patch, filter, g.out_c, 0.0, out, g.out_c)
-    })
-    .into_iter()
-    .collect::<Result<(), _>>()?;
-    if let Some(bias) = bias {
-        add_row_vector(output, bias);
-    }
-    Ok(())
-}
-
-/// Gradient of [`conv2d_forward`] with respect to its input; overwrites `grad_input`.
-pub fn conv2d_backward_input(
-    g: &Conv2dGeometry,
-    grad_output: &[f32],
-    filter: &[f32],
-    grad_input: &mut [f32],
-) -> Result<(), KernelError> {
-    const KERNEL: &str = "conv2d_backward_input";
-    g.check(KERNEL)?;
-    g.check_output(KERNEL, "grad_output", grad_output.len())?;
-    g.check_filter(KERNEL, "filter", filter.len())?;
-    g.check_activation(KERNEL, "grad_input", grad_input.len())?;
-    let (patch, pixels, in_len) = (g.patch_len(), g.output_pixels(), g.input_image_len());
-    // As in the forward pass: one task per sub-batch, writing its own images of `grad_input`.
-    let per = g.images_per_sub_batch();
-    par::map_chunks_mut(grad_input, per * in_len, |i, grad_images| {
-        let (first, count) = (i * per, grad_images.len() / in_len);
-        let rows = count * pixels;
-        let mut cols = vec![0.0f32; rows * patch];
-        let dy = &grad_output[first * pixels * g.out_c..][..rows * g.out_c];
-        sgemm(Transpose::No, Transpose::Yes, rows, patch, g.out_c, 1.0, dy, g.out_c, filter, g.out_c, 0.0, &mut cols, patch)?;
-        col2im(g, &cols, grad_images);
+    let (patch, pixels, in_len, out_len) = (g.patch_len(), g.output_pixels(), g.input_image_len(), g.output_image_len());
+    // One parallel region: each task runs its images block by block (im2col, GEMM, bias and activation), all
+    // on the same cache-sized buffers.
+    par::map_chunks_mut(output, IMAGES_PER_TASK * out_len, |task, task_output| {
+        let first_image = task * IMAGES_PER_TASK;
+        let mut cols = vec![0.0f32; g.images_per_block() * pixels * patch];
+        for (first, count) in blocks(g, task) {
+            let rows = count * pixels;
+            im2col(g, &input[(first_image + first) * in_len..][..count * in_len], &mut cols);
+            let out = &mut task_output[first * out_len..][..count * out_len];
+            sgemm_serial(Transpose::No, Transpose::No, rows, g.out_c, patch, 1.0, &cols, patch, filter, g.out_c, 0.0, out, g.out_c)?;
+            output_stage(out, bias, activation);
+        }
         Ok::<(), KernelError>(())
     })
     .into_iter()
-    .collect::<Result<(), _>>()?;
-    Ok(())
+    .collect()
 }
 
-/// Gradients of [`conv2d_forward`] with respect to the filter and (when given) the bias; overwrites both.
-pub fn conv2d_backward_filter(
+/// One task's share of the filter and bias gradients.
+struct Partial {
+    filter: Vec<f32>,
+    bias: Vec<f64>,
+}
+
+/// Gradients of [`conv2d_forward`] with respect to its input, filter and bias. `relu_output` is the forward's
+/// output when it applied [`ConvActivation::Relu`]: the gradient then flows only where it is positive.
+pub fn conv2d_backward(
     g: &Conv2dGeometry,
     input: &[f32],
+    filter: &[f32],
+    relu_output: Option<&[f32]>,
     grad_output: &[f32],
-    grad_filter: &mut [f32],
-    grad_bias: Option<&mut [f32]>,
+    grads: Conv2dGrads,
 ) -> Result<(), KernelError> {
-    const KERNEL: &str = "conv2d_backward_filter";
+    const KERNEL: &str = "conv2d_backward";
     g.check(KERNEL)?;
     g.check_activation(KERNEL, "input", input.len())?;
+    g.check_filter(KERNEL, "filter", filter.len())?;
+    if let Some(y) = relu_output {
+        g.check_output(KERNEL, "relu_output", y.len())?;
+    }
     g.check_output(KERNEL, "grad_output", grad_output.len())?;
+    let Conv2dGrads { input: grad_input, filter: grad_filter, bias: grad_bias } = grads;
+    if let Some(dx) = &grad_input {
+        g.check_activation(KERNEL, "grad_input", dx.len())?;
+    }
     g.check_filter(KERNEL, "grad_filter", grad_filter.len())?;
-    if let Some(grad_bias) = &grad_bias {
-        check_len(KERNEL, "grad_bias", grad_bias.len(), &[g.out_c])?;
+    if let Some(db) = &grad_bias {
+        check_len(KERNEL, "grad_bias", db.len(), &[g.out_c])?;
     }
     let (patch, pixels, out_c) = (g.patch_len(), g.output_pixels(), g.out_c);
-    // The filter gradient is small and its depth (all output pixels) large, so sgemm alone would find few
-    // output tiles to share out: sub-batches run as independent tasks instead, each with its own column
-    // buffer and partial gradient, and the partials are added in sub-batch order.
-    let sub_batches: Vec<(usize, usize)> = sub_batches(g).collect();
-    let partials = par::map_chunks(&sub_batches, 1, |_, sub_batch| {
-        let (first, count) = sub_batch[0];
-        let rows = count * pixels;
-        let mut cols = vec![0.0f32; rows * patch];
-        im2col(g, &input[first * g.input_image_len()..][..count * g.input_image_len()], &mut cols);
-        let dy = &grad_output[first * pixels * out_c..][..rows * out_c];
-        let mut partial = vec![0.0f32; patch * out_c];
-        sgemm(Transpose::Yes, Transpose::No, patch, out_c, rows, 1.0, &cols, patch, dy, out_c, 0.0, &mut partial, out_c)
-            .map(|()| partial)
-    });
+    let (in_len, out_len) = (g.input_image_len(), g.output_image_len());
+    let with_bias = grad_bias.is_some();
+    // Per task and block: mask the output gradient once, add its column sums to the bias partial, im2col the
+    // input for the filter partial, then reuse the column buffer for the input gradient and scatter it back.
+    let task = |task: usize, mut task_grad_input: Option<&mut [f32]>| -> Result<Partial, KernelError> {
+        let first_image = task * IMAGES_PER_TASK;
+        let block_rows = g.images_per_block() * pixels;
+        let mut cols = vec![0.0f32; block_rows * patch];
+        let mut masked = vec![0.0f32; if relu_output.is_some() { block_rows * out_c } else { 0 }];
+        let mut partial = Partial { filter: vec![0.0; patch * out_c], bias: vec![0.0; if with_bias { out_c } else { 0 }] };
+        for (first, count) in blocks(g, task) {
+            let rows = count * pixels;
+            let at = (first_image + first) * out_len;
+            let mut dy = &grad_output[at..][..rows * out_c];
+            if let Some(y) = relu_output {
+                for ((m, &d), &y) in masked.iter_mut().zip(dy).zip(&y[at..][..rows * out_c]) {
+                    *m = if y > 0.0 { d } else { 0.0 };
+                }
+                dy = &masked[..rows * out_c];
+            }
+            if with_bias {
+                for row in dy.chunks_exact(out_c) {
+                    partial.bias.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+                }
+            }
+            im2col(g, &input[(first_image + first) * in_len..][..count * in_len], &mut cols);
+            let beta = if first == 0 { 0.0 } else { 1.0 };
+            sgemm_serial(Transpose::Yes, Transpose::No, patch, out_c, rows, 1.0, &cols, patch, dy, out_c, beta, &mut partial.filter, out_c)?;
+            if let Some(dx) = task_grad_input.as_deref_mut() {
+                sgemm_serial(Transpose::No, Transpose::Yes, rows, patch, out_c, 1.0, dy, out_c, filter, out_c, 0.0, &mut cols, patch)?;
+                col2im(g, &cols, &mut dx[first * in_len..][..count * in_len]);
+            }
+        }
+        Ok(partial)
+    };
+    let partials = match grad_input {
+        Some(dx) => par::map_chunks_mut(dx, IMAGES_PER_TASK * in_len, |t, dx| task(t, Some(dx))),
+        None => par::map_chunks(&(0..g.task_count()).collect::<Vec<_>>(), 1, |t, _| task(t, None)),
+    };
     grad_filter.fill(0.0);
+    let mut bias_total = vec![0.0f64; if with_bias { out_c } else { 0 }];
     for partial in partials {
-        grad_filter.iter_mut().zip(partial?).for_each(|(d, p)| *d += p);
+        let partial = partial?;
+        grad_filter.iter_mut().zip(&partial.filter).for_each(|(d, p)| *d += p);
+        bias_total.iter_mut().zip(&partial.bias).for_each(|(d, p)| *d += p);
     }
-    if let Some(grad_bias) = grad_bias {
-        column_sums(grad_output, grad_bias);
+    if let Some(db) = grad_bias {
+        db.iter_mut().zip(bias_total).for_each(|(d, t)| *d = t as f32);
     }
     Ok(())
 }

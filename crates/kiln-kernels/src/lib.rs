@@ -21,10 +21,10 @@ pub use activation::{
     sigmoid_backward, sigmoid_backward_in_place, sigmoid_forward, sigmoid_forward_in_place, softmax_rows,
     tanh_backward, tanh_backward_in_place, tanh_forward, tanh_forward_in_place,
 };
-pub use conv::{conv2d_backward_filter, conv2d_backward_input, conv2d_forward, Conv2dGeometry, Padding};
-pub use dropout::{dropout_backward, dropout_forward};
+pub use conv::{conv2d_backward, conv2d_forward, Conv2dGeometry, Conv2dGrads, ConvActivation, Padding};
+pub use dropout::dropout_forward;
 pub use error::KernelError;
-pub use gemm::{sgemm, GemmError, Transpose};
+pub use gemm::{sgemm, sgemm_serial, GemmError, Transpose};
 pub use loss::{
     binary_cross_entropy, binary_cross_entropy_with_logits, mse, softmax_cross_entropy_sparse, PROBABILITY_EPSILON,
 };

@@ -1,6 +1,7 @@
 //! 2-D max and average pooling over NHWC activations, per channel. Padding cells never take part: a max
 //! window ignores them and an average divides by the number of real cells only (TensorFlow semantics).
-//! Work is split across images.
+//! Work is split across images; the inner loops run over the channels of one cell (NHWC keeps them
+//! contiguous) and are written as selects and plain arithmetic so that they compile to SIMD.
 
 use std::ops::Range;
 
@@ -118,6 +119,44 @@ impl Pool2dGeometry {
         start.saturating_sub(self.pad_left)..(start + self.pool_w - self.pad_left).min(self.in_w)
     }
 
+    /// Offsets into one input image of the real cells under output cell `cell`'s window, row-major.
+    fn window(&self, cell: usize) -> impl Iterator<Item = usize> {
+        let (rows, cols) = (self.rows(cell / self.out_w), self.cols(cell % self.out_w));
+        let (in_w, c) = (self.in_w, self.channels);
+        rows.flat_map(move |y| cols.clone().map(move |x| (y * in_w + x) * c))
+    }
+
+    /// 1 / (number of real cells under output cell `cell`'s window).
+    fn inverse_count(&self, cell: usize) -> f32 {
+        1.0 / (self.rows(cell / self.out_w).len() * self.cols(cell % self.out_w).len()) as f32
+    }
+
+    /// Whether windows can share cells (a stride below the window).
+    fn overlaps(&self) -> bool {
+        self.stride_h < self.pool_h || self.stride_w < self.pool_w
+    }
+
+    /// Zeroes the cells of one input image that no window covers (gaps from strides wider than the window and
+    /// the rows and columns a `valid` pooling leaves out). Only for windows that do not overlap, which then
+    /// follow each other in order along both axes.
+    fn zero_uncovered(&self, image: &mut [f32]) {
+        let (c, row_len) = (self.channels, self.in_w * self.channels);
+        let mut row_end = 0;
+        for oy in 0..=self.out_h {
+            let rows = if oy < self.out_h { self.rows(oy) } else { self.in_h..self.in_h };
+            image[row_end * row_len..rows.start * row_len].fill(0.0);
+            for row in image[rows.start * row_len..rows.end * row_len].chunks_exact_mut(row_len) {
+                let mut col_end = 0;
+                for ox in 0..=self.out_w {
+                    let cols = if ox < self.out_w { self.cols(ox) } else { self.in_w..self.in_w };
+                    row[col_end * c..cols.start * c].fill(0.0);
+                    col_end = cols.end;
+                }
+            }
+            row_end = rows.end;
+        }
+    }
+
     fn check_input(&self, kernel: &'static str, argument: &'static str, len: usize) -> Result<(), KernelError> {
         check_len(kernel, argument, len, &[self.batch, self.in_h, self.in_w, self.channels])
     }
@@ -127,45 +166,22 @@ impl Pool2dGeometry {
     }
 }
 
-/// `output[b, y, x, c]` = max of `input` over the window; `argmax` gets the flat index into `input` (whole
-/// batch) of each maximum, the first one on ties.
-pub fn max_pool2d_forward(
-    g: &Pool2dGeometry,
-    input: &[f32],
-    output: &mut [f32],
-    argmax: &mut [u32],
-) -> Result<(), KernelError> {
+/// `output[b, y, x, c]` = max of `input` over the window (a NaN input need not propagate).
+pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) -> Result<(), KernelError> {
     const KERNEL: &str = "max_pool2d_forward";
     g.check(KERNEL)?;
     g.check_input(KERNEL, "input", input.len())?;
     g.check_output(KERNEL, "output", output.len())?;
-    g.check_output(KERNEL, "argmax", argmax.len())?;
-    if u32::try_from(input.len()).is_err() {
-        return Err(KernelError::Value {
-            kernel: KERNEL,
-            argument: "input",
-            expected: format!("at most {} elements so argmax fits in u32", u32::MAX),
-            got: input.len().to_string(),
-        });
-    }
     let (in_len, c) = (g.input_image_len(), g.channels);
-    par::for_each_chunk_mut2(output, argmax, g.output_image_len(), |b, output, argmax| {
+    par::for_each_chunk_mut(output, g.output_image_len(), |b, output| {
         let image = &input[b * in_len..][..in_len];
-        let base = b * in_len;
-        for (cell, (out, arg)) in output.chunks_exact_mut(c).zip(argmax.chunks_exact_mut(c)).enumerate() {
-            let (rows, cols) = (g.rows(cell / g.out_w), g.cols(cell % g.out_w));
-            let first = (rows.start * g.in_w + cols.start) * c;
-            out.copy_from_slice(&image[first..][..c]);
-            arg.iter_mut().enumerate().for_each(|(ch, a)| *a = (base + first + ch) as u32);
-            for y in rows {
-                for x in cols.clone() {
-                    let at = (y * g.in_w + x) * c;
-                    // Branch-free selects over the channel vector, so the compiler emits SIMD compares.
-                    for (ch, ((o, a), &v)) in out.iter_mut().zip(arg.iter_mut()).zip(&image[at..at + c]).enumerate() {
-                        let greater = v > *o;
-                        *o = if greater { v } else { *o };
-                        *a = if greater { (base + at + ch) as u32 } else { *a };
-                    }
+        for (cell, out) in output.chunks_exact_mut(c).enumerate() {
+            let mut cells = g.window(cell);
+            out.copy_from_slice(&image[cells.next().unwrap_or(0)..][..c]);
+            for at in cells {
+                // A select rather than f32::max (which skips NaN), so the compiler emits SIMD compares.
+                for (o, &v) in out.iter_mut().zip(&image[at..at + c]) {
+                    *o = if v > *o { v } else { *o };
                 }
             }
         }
@@ -173,34 +189,50 @@ pub fn max_pool2d_forward(
     Ok(())
 }
 
-/// Gradient of [`max_pool2d_forward`]: `grad_input` is overwritten with zeros, then each `grad_output` element
-/// is added at its `argmax` index (which must lie in the same image).
+/// Gradient of [`max_pool2d_forward`] from its `input` and `output` (TensorFlow's MaxPoolGrad): each
+/// `grad_output` element goes to the first cell of its window, in row-major order, whose input equals the
+/// window's output; overlapping windows add up. Overwrites `grad_input`.
 pub fn max_pool2d_backward(
     g: &Pool2dGeometry,
+    input: &[f32],
+    output: &[f32],
     grad_output: &[f32],
-    argmax: &[u32],
     grad_input: &mut [f32],
 ) -> Result<(), KernelError> {
     const KERNEL: &str = "max_pool2d_backward";
     g.check(KERNEL)?;
+    g.check_input(KERNEL, "input", input.len())?;
+    g.check_output(KERNEL, "output", output.len())?;
     g.check_output(KERNEL, "grad_output", grad_output.len())?;
-    g.check_output(KERNEL, "argmax", argmax.len())?;
     g.check_input(KERNEL, "grad_input", grad_input.len())?;
-    let (in_len, out_len) = (g.input_image_len(), g.output_image_len());
-    if let Some((i, &a)) = argmax.iter().enumerate().find(|&(i, &a)| (a as usize) / in_len != i / out_len) {
-        let b = i / out_len;
-        return Err(KernelError::Value {
-            kernel: KERNEL,
-            argument: "argmax",
-            expected: format!("an index into image {b} ({}..{})", b * in_len, (b + 1) * in_len),
-            got: format!("argmax[{i}] = {a}"),
-        });
-    }
+    let (in_len, out_len, c) = (g.input_image_len(), g.output_image_len(), g.channels);
+    let overlap = g.overlaps();
     par::for_each_chunk_mut(grad_input, in_len, |b, grad_input| {
-        grad_input.fill(0.0);
-        let offset = b * in_len;
-        for (&dy, &a) in grad_output[b * out_len..][..out_len].iter().zip(&argmax[b * out_len..]) {
-            grad_input[a as usize - offset] += dy;
+        let image = &input[b * in_len..][..in_len];
+        let (output, grad_output) = (&output[b * out_len..][..out_len], &grad_output[b * out_len..][..out_len]);
+        if overlap {
+            grad_input.fill(0.0);
+        } else {
+            g.zero_uncovered(grad_input);
+        }
+        // The gradient of the current window still to be routed, per channel: cleared where it lands.
+        let mut pending = vec![0.0f32; c];
+        for (cell, (y, dy)) in output.chunks_exact(c).zip(grad_output.chunks_exact(c)).enumerate() {
+            pending.copy_from_slice(dy);
+            for at in g.window(cell) {
+                let cells = grad_input[at..at + c].iter_mut().zip(&image[at..at + c]).zip(y).zip(&mut pending);
+                if overlap {
+                    for (((d, &v), &m), p) in cells {
+                        *d += if v == m { *p } else { 0.0 };
+                        *p = if v == m { 0.0 } else { *p };
+                    }
+                } else {
+                    for (((d, &v), &m), p) in cells {
+                        *d = if v == m { *p } else { 0.0 };
+                        *p = if v == m { 0.0 } else { *p };
+                    }
+                }
+            }
         }
     });
     Ok(())
@@ -216,16 +248,12 @@ pub fn avg_pool2d_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32])
     par::for_each_chunk_mut(output, g.output_image_len(), |b, output| {
         let image = &input[b * in_len..][..in_len];
         for (cell, out) in output.chunks_exact_mut(c).enumerate() {
-            let (rows, cols) = (g.rows(cell / g.out_w), g.cols(cell % g.out_w));
-            let scale = 1.0 / (rows.len() * cols.len()) as f32;
-            out.fill(0.0);
-            for y in rows {
-                for x in cols.clone() {
-                    for (o, &v) in out.iter_mut().zip(&image[(y * g.in_w + x) * c..][..c]) {
-                        *o += v;
-                    }
-                }
+            let mut cells = g.window(cell);
+            out.copy_from_slice(&image[cells.next().unwrap_or(0)..][..c]);
+            for at in cells {
+                out.iter_mut().zip(&image[at..at + c]).for_each(|(o, &v)| *o += v);
             }
+            let scale = g.inverse_count(cell);
             out.iter_mut().for_each(|o| *o *= scale);
         }
     });
@@ -239,16 +267,21 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, grad_output: &[f32], grad_input: 
     g.check_output(KERNEL, "grad_output", grad_output.len())?;
     g.check_input(KERNEL, "grad_input", grad_input.len())?;
     let (out_len, c) = (g.output_image_len(), g.channels);
+    let overlap = g.overlaps();
     par::for_each_chunk_mut(grad_input, g.input_image_len(), |b, grad_input| {
-        grad_input.fill(0.0);
+        if overlap {
+            grad_input.fill(0.0);
+        } else {
+            g.zero_uncovered(grad_input);
+        }
         for (cell, dy) in grad_output[b * out_len..][..out_len].chunks_exact(c).enumerate() {
-            let (rows, cols) = (g.rows(cell / g.out_w), g.cols(cell % g.out_w));
-            let scale = 1.0 / (rows.len() * cols.len()) as f32;
-            for y in rows {
-                for x in cols.clone() {
-                    for (d, &dv) in grad_input[(y * g.in_w + x) * c..][..c].iter_mut().zip(dy) {
-                        *d += dv * scale;
-                    }
+            let scale = g.inverse_count(cell);
+            for at in g.window(cell) {
+                let cells = grad_input[at..at + c].iter_mut().zip(dy);
+                if overlap {
+                    cells.for_each(|(d, &dv)| *d += dv * scale);
+                } else {
+                    cells.for_each(|(d, &dv)| *d = dv * scale);
                 }
             }
         }

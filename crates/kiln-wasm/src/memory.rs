@@ -5,11 +5,12 @@ use wasm_bindgen::prelude::*;
 
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
-/// A zeroed buffer of `len` floats; release it with `free_f32(ptr, len)`.
+/// A buffer of `len` floats with unspecified contents (every kernel overwrites its outputs, so zeroing here
+/// would be a wasted pass); release it with `free_f32(ptr, len)`.
 #[wasm_bindgen]
 pub fn alloc_f32(len: usize) -> *mut f32 {
     LIVE_BYTES.fetch_add(len * 4, Ordering::Relaxed);
-    Box::into_raw(vec![0.0f32; len].into_boxed_slice()) as *mut f32
+    Box::into_raw(Box::<[f32]>::new_uninit_slice(len)) as *mut f32
 }
 
 /// Frees a buffer from `alloc_f32`, given the same length.

@@ -20,11 +20,6 @@ fn u32s<'a>(ptr: *const f32, len: usize) -> &'a [u32] {
     unsafe { std::slice::from_raw_parts(ptr as *const u32, len) }
 }
 
-fn u32s_mut<'a>(ptr: *mut f32, len: usize) -> &'a mut [u32] {
-    // SAFETY: as `u32s`.
-    unsafe { std::slice::from_raw_parts_mut(ptr as *mut u32, len) }
-}
-
 fn js(e: KernelError) -> JsError {
     JsError::new(&e.to_string())
 }
@@ -172,26 +167,36 @@ impl Conv2dShape {
     }
 }
 
-/// `bias` 0 means none.
+/// `bias` 0 means none; `relu` applies max(·, 0) to the output.
 #[wasm_bindgen]
-pub fn conv2d(s: &Conv2dShape, x: *const f32, filter: *const f32, bias: *const f32, out: *mut f32) -> Result<(), JsError> {
+pub fn conv2d(s: &Conv2dShape, x: *const f32, filter: *const f32, bias: *const f32, relu: bool, out: *mut f32) -> Result<(), JsError> {
     let (x_len, f_len, y_len) = s.lens();
     let bias = (!bias.is_null()).then(|| f32s(bias, s.0.out_c));
-    k::conv2d_forward(&s.0, f32s(x, x_len), f32s(filter, f_len), bias, f32s_mut(out, y_len)).map_err(js)
+    let activation = if relu { k::ConvActivation::Relu } else { k::ConvActivation::Linear };
+    k::conv2d_forward(&s.0, f32s(x, x_len), f32s(filter, f_len), bias, activation, f32s_mut(out, y_len)).map_err(js)
 }
 
+/// `relu_output` (the forward's output when it applied ReLU), `dx` and `d_bias`: 0 means none.
+#[allow(clippy::too_many_arguments)]
 #[wasm_bindgen]
-pub fn conv2d_backward_input(s: &Conv2dShape, dy: *const f32, filter: *const f32, dx: *mut f32) -> Result<(), JsError> {
+pub fn conv2d_backward(
+    s: &Conv2dShape,
+    x: *const f32,
+    filter: *const f32,
+    relu_output: *const f32,
+    dy: *const f32,
+    dx: *mut f32,
+    d_filter: *mut f32,
+    d_bias: *mut f32,
+) -> Result<(), JsError> {
     let (x_len, f_len, y_len) = s.lens();
-    k::conv2d_backward_input(&s.0, f32s(dy, y_len), f32s(filter, f_len), f32s_mut(dx, x_len)).map_err(js)
-}
-
-/// `d_bias` 0 means none.
-#[wasm_bindgen]
-pub fn conv2d_backward_filter(s: &Conv2dShape, x: *const f32, dy: *const f32, d_filter: *mut f32, d_bias: *mut f32) -> Result<(), JsError> {
-    let (x_len, f_len, y_len) = s.lens();
-    let d_bias = (!d_bias.is_null()).then(|| f32s_mut(d_bias, s.0.out_c));
-    k::conv2d_backward_filter(&s.0, f32s(x, x_len), f32s(dy, y_len), f32s_mut(d_filter, f_len), d_bias).map_err(js)
+    let relu_output = (!relu_output.is_null()).then(|| f32s(relu_output, y_len));
+    let grads = k::Conv2dGrads {
+        input: (!dx.is_null()).then(|| f32s_mut(dx, x_len)),
+        filter: f32s_mut(d_filter, f_len),
+        bias: (!d_bias.is_null()).then(|| f32s_mut(d_bias, s.0.out_c)),
+    };
+    k::conv2d_backward(&s.0, f32s(x, x_len), f32s(filter, f_len), relu_output, f32s(dy, y_len), grads).map_err(js)
 }
 
 /// The pooling geometry from the sizes TypeScript validated; Rust re-derives and checks it.
@@ -228,15 +233,15 @@ impl Pool2dShape {
 }
 
 #[wasm_bindgen]
-pub fn max_pool2d(s: &Pool2dShape, x: *const f32, out: *mut f32, argmax: *mut f32) -> Result<(), JsError> {
+pub fn max_pool2d(s: &Pool2dShape, x: *const f32, out: *mut f32) -> Result<(), JsError> {
     let (x_len, y_len) = s.lens();
-    k::max_pool2d_forward(&s.0, f32s(x, x_len), f32s_mut(out, y_len), u32s_mut(argmax, y_len)).map_err(js)
+    k::max_pool2d_forward(&s.0, f32s(x, x_len), f32s_mut(out, y_len)).map_err(js)
 }
 
 #[wasm_bindgen]
-pub fn max_pool2d_backward(s: &Pool2dShape, dy: *const f32, argmax: *const f32, dx: *mut f32) -> Result<(), JsError> {
+pub fn max_pool2d_backward(s: &Pool2dShape, x: *const f32, y: *const f32, dy: *const f32, dx: *mut f32) -> Result<(), JsError> {
     let (x_len, y_len) = s.lens();
-    k::max_pool2d_backward(&s.0, f32s(dy, y_len), u32s(argmax, y_len), f32s_mut(dx, x_len)).map_err(js)
+    k::max_pool2d_backward(&s.0, f32s(x, x_len), f32s(y, y_len), f32s(dy, y_len), f32s_mut(dx, x_len)).map_err(js)
 }
 
 #[wasm_bindgen]
@@ -302,6 +307,12 @@ pub fn rmsprop_update(
 ) -> Result<(), JsError> {
     let (param, grad, ms) = (f32s_mut(param, len), f32s(grad, len), f32s_mut(mean_square, len));
     k::rmsprop_update(param, grad, ms, lr, rho, epsilon).map_err(js)
+}
+
+/// Inverted dropout: `mask` gets 1/(1-rate) or 0 per element (drawn from `seed` and the position), `y = x·mask`.
+#[wasm_bindgen]
+pub fn dropout(x: *const f32, len: usize, rate: f32, seed: u32, y: *mut f32, mask: *mut f32) -> Result<(), JsError> {
+    k::dropout_forward(f32s(x, len), rate, seed, f32s_mut(y, len), f32s_mut(mask, len)).map_err(js)
 }
 
 #[wasm_bindgen]

@@ -3,7 +3,7 @@
  * clarity over speed; accumulates in float64 (JS numbers) and stores float32.
  */
 import type {
-  ActivationGradOp, AdamArgs, Backend, BackendInfo, BinaryOp, Conv2dGeometry, GemmArgs, MemoryInfo,
+  ActivationGradOp, AdamArgs, Backend, BackendInfo, BinaryOp, Conv2dBackwardArgs, Conv2dGeometry, GemmArgs, MemoryInfo,
   Pool2dGeometry, Storage, StorageDType, UnaryOp,
 } from '../backend.js';
 import { ValueError } from '../../errors.js';
@@ -44,6 +44,15 @@ const BINARY: Record<BinaryOp, (a: number, b: number) => number> = {
   mul: (a, b) => a * b,
   div: (a, b) => a / b,
 };
+
+/** Wellons' lowbias32 integer hash, as the Rust dropout kernel draws its mask. */
+function hash32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
 
 export class ReferenceBackend implements Backend {
   readonly name = 'reference';
@@ -205,27 +214,37 @@ export class ReferenceBackend implements Backend {
           }
   }
 
-  conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, out: Storage): void {
+  conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, relu: boolean, out: Storage): void {
     const [xv, fv, ov] = [f32(x), f32(filter), f32(out)];
     const acc = new Float64Array(ov.length);
     this.convTaps(g, (o, i, f) => (acc[o] += xv[i] * fv[f]));
     const bv = bias ? f32(bias) : null;
-    for (let o = 0; o < ov.length; o++) ov[o] = acc[o] + (bv ? bv[o % g.outC] : 0);
+    for (let o = 0; o < ov.length; o++) {
+      const v = acc[o] + (bv ? bv[o % g.outC] : 0);
+      ov[o] = relu && !(v > 0) ? 0 : v;
+    }
   }
 
-  conv2dBackwardInput(g: Conv2dGeometry, dy: Storage, filter: Storage, dx: Storage): void {
-    const [dyv, fv, dxv] = [f32(dy), f32(filter), f32(dx)];
-    const acc = new Float64Array(dxv.length);
-    this.convTaps(g, (o, i, f) => (acc[i] += dyv[o] * fv[f]));
-    dxv.set(acc);
-  }
-
-  conv2dBackwardFilter(g: Conv2dGeometry, x: Storage, dy: Storage, dFilter: Storage, dBias: Storage | null): void {
-    const [xv, dyv, dfv] = [f32(x), f32(dy), f32(dFilter)];
+  conv2dBackward(g: Conv2dGeometry, { x, filter, reluOutput, dy, dx, dFilter, dBias }: Conv2dBackwardArgs): void {
+    const [xv, fv, dfv] = [f32(x), f32(filter), f32(dFilter)];
+    const dyv = Float32Array.from(f32(dy));
+    if (reluOutput) {
+      const yv = f32(reluOutput);
+      for (let o = 0; o < dyv.length; o++) if (!(yv[o] > 0)) dyv[o] = 0;
+    }
+    if (dx) {
+      const acc = new Float64Array(dx.size);
+      this.convTaps(g, (o, i, f) => (acc[i] += dyv[o] * fv[f]));
+      f32(dx).set(acc);
+    }
     const acc = new Float64Array(dfv.length);
     this.convTaps(g, (o, i, f) => (acc[f] += xv[i] * dyv[o]));
     dfv.set(acc);
-    if (dBias) this.sumRows(dy, dyv.length / g.outC, g.outC, dBias);
+    if (dBias) {
+      const sums = new Float64Array(g.outC);
+      for (let o = 0; o < dyv.length; o++) sums[o % g.outC] += dyv[o];
+      f32(dBias).set(sums);
+    }
   }
 
   /** Calls visit(outIndex, inIndex) for every window cell of the pooling that lands inside the input. */
@@ -245,21 +264,23 @@ export class ReferenceBackend implements Backend {
             }
   }
 
-  maxPool(g: Pool2dGeometry, x: Storage, out: Storage, argmax: Storage): void {
-    const [xv, ov, av] = [f32(x), f32(out), i32(argmax)];
+  maxPool(g: Pool2dGeometry, x: Storage, out: Storage): void {
+    const [xv, ov] = [f32(x), f32(out)];
     ov.fill(-Infinity);
     this.poolTaps(g, (o, i) => {
-      if (xv[i] > ov[o]) {
-        ov[o] = xv[i];
-        av[o] = i;
-      }
+      if (xv[i] > ov[o]) ov[o] = xv[i];
     });
   }
 
-  maxPoolBackward(_g: Pool2dGeometry, dy: Storage, argmax: Storage, dx: Storage): void {
-    const [dyv, av, dxv] = [f32(dy), i32(argmax), f32(dx)];
+  maxPoolBackward(g: Pool2dGeometry, x: Storage, y: Storage, dy: Storage, dx: Storage): void {
+    const [xv, yv, dyv, dxv] = [f32(x), f32(y), f32(dy), f32(dx)];
+    const routed = new Uint8Array(yv.length);
     dxv.fill(0);
-    for (let o = 0; o < dyv.length; o++) dxv[av[o]] += dyv[o];
+    this.poolTaps(g, (o, i) => {
+      if (routed[o] || xv[i] !== yv[o]) return;
+      routed[o] = 1;
+      dxv[i] += dyv[o];
+    });
   }
 
   avgPool(g: Pool2dGeometry, x: Storage, out: Storage): void {
@@ -279,6 +300,18 @@ export class ReferenceBackend implements Backend {
     this.poolTaps(g, (o) => (counts[o] += 1));
     dxv.fill(0);
     this.poolTaps(g, (o, i) => (dxv[i] += dyv[o] / counts[o]));
+  }
+
+  dropout(x: Storage, rate: number, seed: number, y: Storage, mask: Storage): void {
+    const [xv, yv, mv] = [f32(x), f32(y), f32(mask)];
+    const rate32 = Math.fround(rate);
+    const scale = Math.fround(1 / Math.fround(1 - rate32));
+    const seedHash = hash32(seed);
+    for (let i = 0; i < xv.length; i++) {
+      const draw = (hash32(Math.imul(i, 0x9e3779b9) ^ seedHash) >>> 8) / 16777216;
+      mv[i] = draw >= rate32 ? scale : 0;
+      yv[i] = xv[i] * mv[i];
+    }
   }
 
   batchNormTrain(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, epsilon: number, y: Storage, mean: Storage, invStd: Storage): void {

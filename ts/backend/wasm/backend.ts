@@ -1,6 +1,6 @@
 /** The wasm backend: tensors are buffers in the module's linear memory; ops call the Rust kernels. */
 import type {
-  ActivationGradOp, AdamArgs, Backend, BackendInfo, BinaryOp, Conv2dGeometry, GemmArgs, MemoryInfo,
+  ActivationGradOp, AdamArgs, Backend, BackendInfo, BinaryOp, Conv2dBackwardArgs, Conv2dGeometry, GemmArgs, MemoryInfo,
   Pool2dGeometry, Storage, StorageDType, UnaryOp,
 } from '../backend.js';
 import { ValueError } from '../../errors.js';
@@ -153,24 +153,20 @@ export class WasmBackend implements Backend {
     return shape;
   }
 
-  conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, out: Storage): void {
-    this.kernels.conv2d(this.convShape(g), ptr(x), ptr(filter), ptrOrNull(bias), ptr(out));
+  conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, relu: boolean, out: Storage): void {
+    this.kernels.conv2d(this.convShape(g), ptr(x), ptr(filter), ptrOrNull(bias), relu, ptr(out));
   }
 
-  conv2dBackwardInput(g: Conv2dGeometry, dy: Storage, filter: Storage, dx: Storage): void {
-    this.kernels.conv2d_backward_input(this.convShape(g), ptr(dy), ptr(filter), ptr(dx));
+  conv2dBackward(g: Conv2dGeometry, { x, filter, reluOutput, dy, dx, dFilter, dBias }: Conv2dBackwardArgs): void {
+    this.kernels.conv2d_backward(this.convShape(g), ptr(x), ptr(filter), ptrOrNull(reluOutput), ptr(dy), ptrOrNull(dx), ptr(dFilter), ptrOrNull(dBias));
   }
 
-  conv2dBackwardFilter(g: Conv2dGeometry, x: Storage, dy: Storage, dFilter: Storage, dBias: Storage | null): void {
-    this.kernels.conv2d_backward_filter(this.convShape(g), ptr(x), ptr(dy), ptr(dFilter), ptrOrNull(dBias));
+  maxPool(g: Pool2dGeometry, x: Storage, out: Storage): void {
+    this.kernels.max_pool2d(this.poolShape(g), ptr(x), ptr(out));
   }
 
-  maxPool(g: Pool2dGeometry, x: Storage, out: Storage, argmax: Storage): void {
-    this.kernels.max_pool2d(this.poolShape(g), ptr(x), ptr(out), ptr(argmax));
-  }
-
-  maxPoolBackward(g: Pool2dGeometry, dy: Storage, argmax: Storage, dx: Storage): void {
-    this.kernels.max_pool2d_backward(this.poolShape(g), ptr(dy), ptr(argmax), ptr(dx));
+  maxPoolBackward(g: Pool2dGeometry, x: Storage, y: Storage, dy: Storage, dx: Storage): void {
+    this.kernels.max_pool2d_backward(this.poolShape(g), ptr(x), ptr(y), ptr(dy), ptr(dx));
   }
 
   avgPool(g: Pool2dGeometry, x: Storage, out: Storage): void {
@@ -179,6 +175,10 @@ export class WasmBackend implements Backend {
 
   avgPoolBackward(g: Pool2dGeometry, dy: Storage, dx: Storage): void {
     this.kernels.avg_pool2d_backward(this.poolShape(g), ptr(dy), ptr(dx));
+  }
+
+  dropout(x: Storage, rate: number, seed: number, y: Storage, mask: Storage): void {
+    this.kernels.dropout(ptr(x), x.size, rate, seed, ptr(y), ptr(mask));
   }
 
   batchNormTrain(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, epsilon: number, y: Storage, mean: Storage, invStd: Storage): void {

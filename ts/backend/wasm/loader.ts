@@ -48,17 +48,17 @@ export interface KernelModule {
     batch: number, inH: number, inW: number, inC: number, outC: number, kH: number, kW: number,
     strideH: number, strideW: number, dilationH: number, dilationW: number, same: boolean,
   ) => ShapeHandle;
-  conv2d(s: ShapeHandle, x: Ptr, filter: Ptr, bias: Ptr, out: Ptr): void;
-  conv2d_backward_input(s: ShapeHandle, dy: Ptr, filter: Ptr, dx: Ptr): void;
-  conv2d_backward_filter(s: ShapeHandle, x: Ptr, dy: Ptr, dFilter: Ptr, dBias: Ptr): void;
+  conv2d(s: ShapeHandle, x: Ptr, filter: Ptr, bias: Ptr, relu: boolean, out: Ptr): void;
+  conv2d_backward(s: ShapeHandle, x: Ptr, filter: Ptr, reluOutput: Ptr, dy: Ptr, dx: Ptr, dFilter: Ptr, dBias: Ptr): void;
   Pool2dShape: new (
     batch: number, inH: number, inW: number, channels: number, poolH: number, poolW: number,
     strideH: number, strideW: number, same: boolean,
   ) => ShapeHandle;
-  max_pool2d(s: ShapeHandle, x: Ptr, out: Ptr, argmax: Ptr): void;
-  max_pool2d_backward(s: ShapeHandle, dy: Ptr, argmax: Ptr, dx: Ptr): void;
+  max_pool2d(s: ShapeHandle, x: Ptr, out: Ptr): void;
+  max_pool2d_backward(s: ShapeHandle, x: Ptr, y: Ptr, dy: Ptr, dx: Ptr): void;
   avg_pool2d(s: ShapeHandle, x: Ptr, out: Ptr): void;
   avg_pool2d_backward(s: ShapeHandle, dy: Ptr, dx: Ptr): void;
+  dropout(x: Ptr, len: number, rate: number, seed: number, y: Ptr, mask: Ptr): void;
   batch_norm_train(x: Ptr, rows: number, channels: number, gamma: Ptr, beta: Ptr, epsilon: number, y: Ptr, mean: Ptr, invStd: Ptr): void;
   batch_norm_inference(x: Ptr, rows: number, channels: number, gamma: Ptr, beta: Ptr, movingMean: Ptr, movingVar: Ptr, epsilon: number, y: Ptr): void;
   batch_norm_backward(x: Ptr, dy: Ptr, rows: number, channels: number, gamma: Ptr, mean: Ptr, invStd: Ptr, dx: Ptr, dGamma: Ptr, dBeta: Ptr): void;

@@ -31,6 +31,41 @@ fn reference(g: &Conv2dGeometry, x: &[f64], w: &[f64], bias: Option<&[f64]>) -> 
     out
 }
 
+/// Float64 gradients of `dot(reference(x, w, b), dy)`, by walking the same taps as [`reference`].
+fn reference_grads(g: &Conv2dGeometry, x: &[f64], w: &[f64], dy: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (mut dx, mut dw, mut db) = (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; g.out_c]);
+    for b in 0..g.batch {
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                for o in 0..g.out_c {
+                    let d = dy[((b * g.out_h + oy) * g.out_w + ox) * g.out_c + o];
+                    db[o] += d;
+                    for ky in 0..g.k_h {
+                        for kx in 0..g.k_w {
+                            let y = (oy * g.stride_h + ky * g.dilation_h) as isize - g.pad_top as isize;
+                            let xx = (ox * g.stride_w + kx * g.dilation_w) as isize - g.pad_left as isize;
+                            if y < 0 || xx < 0 || y >= g.in_h as isize || xx >= g.in_w as isize {
+                                continue;
+                            }
+                            for c in 0..g.in_c {
+                                let xi = ((b * g.in_h + y as usize) * g.in_w + xx as usize) * g.in_c + c;
+                                let wi = ((ky * g.k_w + kx) * g.in_c + c) * g.out_c + o;
+                                dx[xi] += d * w[wi];
+                                dw[wi] += d * x[xi];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    (dx, dw, db)
+}
+
+fn relu64(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|&v| v.max(0.0)).collect()
+}
+
 /// (batch, in_h, in_w, in_c, out_c, k_h, k_w, stride, dilation, padding)
 type Case = (usize, usize, usize, usize, usize, usize, usize, (usize, usize), (usize, usize), Padding);
 
@@ -42,7 +77,13 @@ const CASES: [Case; 8] = [
     (3, 7, 9, 5, 6, 3, 3, (1, 1), (2, 2), Padding::Valid),
     (3, 7, 9, 3, 6, 2, 3, (2, 1), (2, 2), Padding::Same),
     (1, 5, 5, 5, 7, 1, 1, (1, 1), (1, 1), Padding::Valid),
-    (11, 5, 7, 3, 4, 3, 3, (2, 2), (1, 1), Padding::Same), // more images than one sub-batch holds
+    (11, 5, 7, 3, 4, 3, 3, (2, 2), (1, 1), Padding::Same), // three tasks, the last one short
+];
+
+/// Larger images: one image per block, several blocks per task, odd sizes everywhere.
+const BLOCKED_CASES: [Case; 2] = [
+    (6, 21, 19, 17, 5, 3, 3, (1, 1), (1, 1), Padding::Valid),
+    (5, 23, 23, 13, 9, 3, 3, (1, 1), (1, 1), Padding::Same),
 ];
 
 fn geometry(c: &Case) -> Conv2dGeometry {
@@ -51,28 +92,32 @@ fn geometry(c: &Case) -> Conv2dGeometry {
 
 #[test]
 fn forward_matches_reference() {
-    for (i, case) in CASES.iter().enumerate() {
+    for (i, case) in CASES.iter().chain(&BLOCKED_CASES).enumerate() {
         let g = geometry(case);
         let mut r = rng(i as u64);
         let x = random_vec(&mut r, g.batch * g.input_image_len(), -1.0, 1.0);
         let w = random_vec(&mut r, g.patch_len() * g.out_c, -1.0, 1.0);
         let b = random_vec(&mut r, g.out_c, -1.0, 1.0);
+        let want = reference(&g, &to_f64(&x), &to_f64(&w), Some(&to_f64(&b)));
         let mut y = vec![f32::NAN; g.batch * g.output_image_len()];
-        conv2d_forward(&g, &x, &w, Some(&b), &mut y).unwrap();
-        assert_close(
-            &format!("case {i} output"),
-            &y,
-            &reference(&g, &to_f64(&x), &to_f64(&w), Some(&to_f64(&b))),
-            1e-4,
-        );
-        conv2d_forward(&g, &x, &w, None, &mut y).unwrap();
-        assert_close(
-            &format!("case {i} output without bias"),
-            &y,
-            &reference(&g, &to_f64(&x), &to_f64(&w), None),
-            1e-4,
-        );
+        conv2d_forward(&g, &x, &w, Some(&b), ConvActivation::Linear, &mut y).unwrap();
+        assert_close(&format!("case {i} output"), &y, &want, 1e-4);
+        conv2d_forward(&g, &x, &w, Some(&b), ConvActivation::Relu, &mut y).unwrap();
+        assert_close(&format!("case {i} relu output"), &y, &relu64(&want), 1e-4);
+        let want = reference(&g, &to_f64(&x), &to_f64(&w), None);
+        conv2d_forward(&g, &x, &w, None, ConvActivation::Linear, &mut y).unwrap();
+        assert_close(&format!("case {i} output without bias"), &y, &want, 1e-4);
+        conv2d_forward(&g, &x, &w, None, ConvActivation::Relu, &mut y).unwrap();
+        assert_close(&format!("case {i} relu output without bias"), &y, &relu64(&want), 1e-4);
     }
+}
+
+/// Runs [`conv2d_backward`] with every gradient requested.
+fn backward(g: &Conv2dGeometry, x: &[f32], w: &[f32], relu_output: Option<&[f32]>, dy: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (mut dx, mut dw, mut db) = (vec![f32::NAN; x.len()], vec![f32::NAN; w.len()], vec![f32::NAN; g.out_c]);
+    let grads = Conv2dGrads { input: Some(&mut dx), filter: &mut dw, bias: Some(&mut db) };
+    conv2d_backward(g, x, w, relu_output, dy, grads).unwrap();
+    (dx, dw, db)
 }
 
 #[test]
@@ -85,19 +130,53 @@ fn gradients_match_central_differences() {
         let b = random_vec(&mut r, g.out_c, -1.0, 1.0);
         let dy = random_vec(&mut r, g.batch * g.output_image_len(), -1.0, 1.0);
         let (x64, w64, b64) = (to_f64(&x), to_f64(&w), to_f64(&b));
-
-        let mut dx = vec![f32::NAN; x.len()];
-        conv2d_backward_input(&g, &dy, &w, &mut dx).unwrap();
+        let (dx, dw, db) = backward(&g, &x, &w, None, &dy);
         let want = numeric_grad(&x64, |x| dot(&reference(&g, x, &w64, Some(&b64)), &dy));
         assert_close(&format!("case {i} grad_input"), &dx, &want, 1e-4);
-
-        let mut dw = vec![f32::NAN; w.len()];
-        let mut db = vec![f32::NAN; b.len()];
-        conv2d_backward_filter(&g, &x, &dy, &mut dw, Some(&mut db)).unwrap();
         let want = numeric_grad(&w64, |w| dot(&reference(&g, &x64, w, Some(&b64)), &dy));
         assert_close(&format!("case {i} grad_filter"), &dw, &want, 1e-4);
         let want = numeric_grad(&b64, |b| dot(&reference(&g, &x64, &w64, Some(b)), &dy));
         assert_close(&format!("case {i} grad_bias"), &db, &want, 1e-4);
+    }
+}
+
+#[test]
+fn relu_gradients_match_central_differences() {
+    for (i, case) in CASES.iter().enumerate() {
+        let g = geometry(case);
+        let mut r = rng(200 + i as u64);
+        let x = random_vec(&mut r, g.batch * g.input_image_len(), -1.0, 1.0);
+        let w = random_vec(&mut r, g.patch_len() * g.out_c, -1.0, 1.0);
+        let b = random_vec(&mut r, g.out_c, -1.0, 1.0);
+        let dy = random_vec(&mut r, g.batch * g.output_image_len(), -1.0, 1.0);
+        let (x64, w64, b64) = (to_f64(&x), to_f64(&w), to_f64(&b));
+        let mut y = vec![f32::NAN; dy.len()];
+        conv2d_forward(&g, &x, &w, Some(&b), ConvActivation::Relu, &mut y).unwrap();
+        let (dx, dw, db) = backward(&g, &x, &w, Some(&y), &dy);
+        let loss = |x: &[f64], w: &[f64], b: &[f64]| dot(&relu64(&reference(&g, x, w, Some(b))), &dy);
+        assert_close(&format!("case {i} relu grad_input"), &dx, &numeric_grad(&x64, |x| loss(x, &w64, &b64)), 1e-4);
+        assert_close(&format!("case {i} relu grad_filter"), &dw, &numeric_grad(&w64, |w| loss(&x64, w, &b64)), 1e-4);
+        assert_close(&format!("case {i} relu grad_bias"), &db, &numeric_grad(&b64, |b| loss(&x64, &w64, b)), 1e-4);
+    }
+}
+
+#[test]
+fn blocked_gradients_match_reference_and_input_gradient_is_optional() {
+    for (i, case) in BLOCKED_CASES.iter().enumerate() {
+        let g = geometry(case);
+        assert_eq!(g.images_per_block(), 1, "case {i} should need one block per image");
+        let mut r = rng(300 + i as u64);
+        let x = random_vec(&mut r, g.batch * g.input_image_len(), -1.0, 1.0);
+        let w = random_vec(&mut r, g.patch_len() * g.out_c, -1.0, 1.0);
+        let dy = random_vec(&mut r, g.batch * g.output_image_len(), -1.0, 1.0);
+        let (want_dx, want_dw, want_db) = reference_grads(&g, &to_f64(&x), &to_f64(&w), &to_f64(&dy));
+        let (dx, dw, db) = backward(&g, &x, &w, None, &dy);
+        assert_close(&format!("blocked case {i} grad_input"), &dx, &want_dx, 1e-4);
+        assert_close(&format!("blocked case {i} grad_filter"), &dw, &want_dw, 1e-4);
+        assert_close(&format!("blocked case {i} grad_bias"), &db, &want_db, 1e-4);
+        let mut dw_only = vec![f32::NAN; w.len()];
+        conv2d_backward(&g, &x, &w, None, &dy, Conv2dGrads { input: None, filter: &mut dw_only, bias: None }).unwrap();
+        assert_eq!(dw_only, dw, "blocked case {i}: the filter gradient does not depend on the input gradient");
     }
 }
 
@@ -121,17 +200,24 @@ fn rejects_bad_geometry_and_buffers() {
 
     let g = Conv2dGeometry::new(1, 5, 5, 4, 2, 3, 3, (1, 1), (1, 1), Padding::Same).unwrap();
     let mut out = vec![0.0; 50];
-    let e = conv2d_forward(&g, &[0.0; 99], &[0.0; 72], None, &mut out).unwrap_err();
+    let linear = ConvActivation::Linear;
+    let e = conv2d_forward(&g, &[0.0; 99], &[0.0; 72], None, linear, &mut out).unwrap_err();
     assert_eq!(e.to_string(), "conv2d_forward: input has 99 elements, expected 1*5*5*4 = 100");
-    let e = conv2d_forward(&g, &[0.0; 100], &[0.0; 72], Some(&[0.0; 3]), &mut out).unwrap_err();
+    let e = conv2d_forward(&g, &[0.0; 100], &[0.0; 72], Some(&[0.0; 3]), linear, &mut out).unwrap_err();
     assert!(matches!(e, KernelError::Shape { argument: "bias", .. }), "{e}");
-    let e = conv2d_backward_input(&g, &[0.0; 50], &[0.0; 71], &mut [0.0; 100]).unwrap_err();
+    let mut dw = [0.0; 72];
+    let grads = Conv2dGrads { input: Some(&mut [0.0; 100]), filter: &mut dw, bias: None };
+    let e = conv2d_backward(&g, &[0.0; 100], &[0.0; 71], None, &[0.0; 50], grads).unwrap_err();
     assert!(matches!(e, KernelError::Shape { argument: "filter", .. }), "{e}");
-    let e = conv2d_backward_filter(&g, &[0.0; 100], &[0.0; 50], &mut [0.0; 72], Some(&mut [0.0; 1])).unwrap_err();
+    let grads = Conv2dGrads { input: None, filter: &mut dw, bias: Some(&mut [0.0; 1]) };
+    let e = conv2d_backward(&g, &[0.0; 100], &[0.0; 72], None, &[0.0; 50], grads).unwrap_err();
     assert!(matches!(e, KernelError::Shape { argument: "grad_bias", .. }), "{e}");
+    let grads = Conv2dGrads { input: None, filter: &mut dw, bias: None };
+    let e = conv2d_backward(&g, &[0.0; 100], &[0.0; 72], Some(&[0.0; 49]), &[0.0; 50], grads).unwrap_err();
+    assert!(matches!(e, KernelError::Shape { argument: "relu_output", .. }), "{e}");
 
     let mut tampered = g;
     tampered.out_h = 6;
-    let e = conv2d_forward(&tampered, &[0.0; 100], &[0.0; 72], None, &mut [0.0; 60]).unwrap_err();
+    let e = conv2d_forward(&tampered, &[0.0; 100], &[0.0; 72], None, linear, &mut [0.0; 60]).unwrap_err();
     assert!(matches!(e, KernelError::Value { kernel: "conv2d_forward", argument: "geometry", .. }), "{e}");
 }

@@ -2,8 +2,9 @@
 //! overwrites C without reading it).
 //!
 //! Goto-style blocking: the output is cut into tiles of MC rows × NC columns that run independently (in
-//! parallel with the `parallel` feature). Each tile walks the depth in blocks of KC, packing its slice of
-//! op(A) into MR-tall panels and of op(B) into NR-wide panels, and sweeps the 4×8 micro-kernel over them.
+//! parallel with the `parallel` feature). Each tile walks the depth in equal blocks of at most KC, packing its
+//! slice of op(A) into MR-tall panels and of op(B) into NR-wide panels, and sweeps the 4×8 micro-kernel over
+//! them. [`sgemm_serial`] is the same product for callers that are already one task of a parallel region.
 
 mod pack;
 
@@ -18,7 +19,7 @@ use std::fmt;
 
 pub(crate) const MR: usize = 4;
 pub(crate) const NR: usize = 8;
-const KC: usize = 256;
+const KC: usize = 384;
 const MC: usize = 128;
 const NC: usize = 256;
 
@@ -107,6 +108,47 @@ pub fn sgemm(
     c: &mut [f32],
     ldc: usize,
 ) -> Result<(), GemmError> {
+    gemm(true, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+/// [`sgemm`] on the calling thread only.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_serial(
+    trans_a: Transpose,
+    trans_b: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) -> Result<(), GemmError> {
+    gemm(false, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(feature = "parallel"), allow(unused_variables))]
+fn gemm(
+    spread_tiles: bool,
+    trans_a: Transpose,
+    trans_b: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    a: &[f32],
+    lda: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) -> Result<(), GemmError> {
     if !alpha.is_finite() {
         return Err(GemmError::NonFinite { operand: "alpha", value: alpha });
     }
@@ -139,7 +181,7 @@ pub fn sgemm(
     };
     // A single tile runs inline: handing it to the pool would cost a round trip between threads.
     #[cfg(feature = "parallel")]
-    if tiles.len() > 1 {
+    if spread_tiles && tiles.len() > 1 {
         use rayon::prelude::*;
         tiles.par_iter().for_each(run_tile);
         return Ok(());
@@ -185,11 +227,13 @@ unsafe fn compute_tile(
 ) {
     let mc = MC.min(m - i0);
     let nc = NC.min(n - j0);
-    let mut packed_a = vec![0.0f32; mc.div_ceil(MR) * MR * KC.min(k)];
-    let mut packed_b = vec![0.0f32; nc.div_ceil(NR) * NR * KC.min(k)];
+    // Equal depth blocks: 288 = 1 × 288 rather than 256 + 32, so no block is mostly overhead.
+    let depth_block = k.div_ceil(k.div_ceil(KC));
+    let mut packed_a = vec![0.0f32; mc.div_ceil(MR) * MR * depth_block];
+    let mut packed_b = vec![0.0f32; nc.div_ceil(NR) * NR * depth_block];
     let mut edge = [0.0f32; MR * NR];
-    for p0 in (0..k).step_by(KC) {
-        let kc = KC.min(k - p0);
+    for p0 in (0..k).step_by(depth_block) {
+        let kc = depth_block.min(k - p0);
         let beta = if p0 == 0 { beta } else { 1.0 };
         pack::pack_a(a, i0, mc, p0, kc, &mut packed_a);
         pack::pack_b(b, p0, kc, j0, nc, &mut packed_b);
