@@ -71,8 +71,7 @@ pub(crate) fn map_chunks<T: Sync, R: Send>(
     data.chunks(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect()
 }
 
-/// Whether work of `len` elements in `chunk_len` pieces goes to the pool. A single piece runs inline: handing
-/// work to the pool costs a round trip between threads, since the caller is not one of the pool's threads.
+/// Whether work of `len` elements in `chunk_len` pieces goes to the pool; a single piece runs inline.
 #[cfg(feature = "parallel")]
 fn spread(len: usize, chunk_len: usize) -> bool {
     len > chunk_len

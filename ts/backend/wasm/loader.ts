@@ -70,7 +70,7 @@ export interface KernelModule {
 
 /** The threads builds also export the pool's hand-off points (see crates/kiln-wasm/src/pool.rs). */
 export interface ThreadedKernelModule extends KernelModule {
-  PoolBuilder: new (threads: number) => { receiver(): number; build(): void };
+  PoolBuilder: new (threads: number) => { workers(): number; receiver(): number; build(): void };
   start_worker(receiver: number): void;
 }
 
@@ -168,7 +168,7 @@ async function instantiate(platform: Platform, variant: Variant, threadCount: nu
   const memory = kernels.linear_memory();
   if (isThreaded(variant)) {
     const pool = new (kernels as ThreadedKernelModule).PoolBuilder(threadCount);
-    await platform.startWorkers(variant, module, memory, pool.receiver(), threadCount);
+    await platform.startWorkers(variant, module, memory, pool.receiver(), pool.workers());
     pool.build();
     // The pool builder stays alive: workers read its channel until each has taken its thread.
     keepAlive.push(pool);

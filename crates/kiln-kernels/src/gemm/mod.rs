@@ -179,7 +179,7 @@ fn gemm(
         // SAFETY: tiles are disjoint rectangles of C, which was bounds-checked above.
         unsafe { compute_tile(&a, &b, i0, j0, m, n, k, alpha, beta, out, ldc) }
     };
-    // A single tile runs inline: handing it to the pool would cost a round trip between threads.
+    // A single tile runs inline.
     #[cfg(feature = "parallel")]
     if spread_tiles && tiles.len() > 1 {
         use rayon::prelude::*;
