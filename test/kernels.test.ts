@@ -141,6 +141,16 @@ const CASES: KernelCase[] = [
     const [gamma, beta] = [randomValues(channels, 152), randomValues(channels, 153)];
     const [mean, invStd] = [randomValues(channels, 154).map((v) => v + 1), positive(channels, 155)];
     return [
+      {
+        name: 'batchNormUpdateMoving [5]',
+        inputs: [mean, invStd, randomValues(channels, 157), positive(channels, 158)],
+        outputs: [[channels, 'float32'], [channels, 'float32']],
+        run: (b, [m, s, movingMean, movingVariance], [outMean, outVariance]) => {
+          b.copy(movingMean, outMean);
+          b.copy(movingVariance, outVariance);
+          b.batchNormUpdateMoving(m, s, 1e-3, 0.9, outMean, outVariance);
+        },
+      },
       { name: 'batchNormTrain [37,5]', inputs: [x, gamma, beta], outputs: [[rows * channels, 'float32'], [channels, 'float32'], [channels, 'float32']], run: (b, [x, g, bt], [y, m, s]) => b.batchNormTrain(x, rows, channels, g, bt, 1e-3, y, m, s) },
       { name: 'batchNormInference [37,5]', inputs: [x, gamma, beta, mean, positive(channels, 156)], outputs: [[rows * channels, 'float32']], run: (b, [x, g, bt, m, v], [y]) => b.batchNormInference(x, rows, channels, g, bt, m, v, 1e-3, y) },
       { name: 'batchNormBackward [37,5]', inputs: [x, dy, gamma, mean, invStd], outputs: [[rows * channels, 'float32'], [channels, 'float32'], [channels, 'float32']], run: (b, [x, dy, g, m, s], [dx, dg, db]) => b.batchNormBackward(x, dy, rows, channels, g, m, s, dx, dg, db) },

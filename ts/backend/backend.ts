@@ -169,6 +169,8 @@ export interface Backend {
 
   /** Batch norm over the last axis with batch statistics; writes the batch mean and 1/√(var + ε) per channel. */
   batchNormTrain(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, epsilon: number, y: Storage, mean: Storage, invStd: Storage): void;
+  /** In place: moving = momentum·moving + (1 − momentum)·batch, the batch variance being 1/invStd² − ε. */
+  batchNormUpdateMoving(mean: Storage, invStd: Storage, epsilon: number, momentum: number, movingMean: Storage, movingVariance: Storage): void;
   batchNormInference(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, movingMean: Storage, movingVar: Storage, epsilon: number, y: Storage): void;
   batchNormBackward(x: Storage, dy: Storage, rows: number, channels: number, gamma: Storage, mean: Storage, invStd: Storage, dx: Storage, dGamma: Storage, dBeta: Storage): void;
 

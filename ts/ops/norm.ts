@@ -33,7 +33,7 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
   const mean = allocateTensor(backend, [channels]);
   const invStd = allocateTensor(backend, [channels]);
   backend.batchNormTrain(x.storage, rows, channels, gamma.storage, beta.storage, state.epsilon, y.storage, mean.storage, invStd.storage);
-  updateMovingAverages(state, mean, invStd);
+  backend.batchNormUpdateMoving(mean.storage, invStd.storage, state.epsilon, state.momentum, state.movingMean.storage, state.movingVariance.storage);
   return record(y, [x, gamma, beta], (dy) => {
     const dx = allocateTensor(backend, x.shape);
     const dGamma = allocateTensor(backend, gamma.shape);
@@ -41,17 +41,4 @@ export function batchNorm(x: Tensor, gamma: Tensor, beta: Tensor, state: BatchNo
     backend.batchNormBackward(x.storage, dy.storage, rows, channels, gamma.storage, mean.storage, invStd.storage, dx.storage, dGamma.storage, dBeta.storage);
     return [dx, dGamma, dBeta];
   });
-}
-
-/** moving = momentum·moving + (1 − momentum)·batch, with the batch variance recovered as 1/invStd² − ε. */
-function updateMovingAverages(state: BatchNormState, mean: Tensor, invStd: Tensor): void {
-  const { movingMean, movingVariance, momentum, epsilon } = state;
-  const [m, s] = [mean.dataSync(), invStd.dataSync()];
-  const [mm, mv] = [movingMean.dataSync(), movingVariance.dataSync()];
-  for (let c = 0; c < m.length; c++) {
-    mm[c] = momentum * mm[c] + (1 - momentum) * m[c];
-    mv[c] = momentum * mv[c] + (1 - momentum) * (1 / (s[c] * s[c]) - epsilon);
-  }
-  movingMean.backend.write(movingMean.storage, mm);
-  movingVariance.backend.write(movingVariance.storage, mv);
 }

@@ -1,13 +1,16 @@
 //! 2-D convolution over NHWC activations with HWIO filters (`[k_h, k_w, in_c, out_c]`, the Keras layout), as
-//! im2col + GEMM: each image's patches become rows of `cols[out_h*out_w, k_h*k_w*in_c]`, whose column order
-//! matches the filter's rows, so `out = cols · W`, `dW = colsᵀ · dY` and `dcols = dY · Wᵀ` (then scattered
-//! back by col2im). The batch is split into fixed tasks of a few images (one parallel region per call), and
-//! each task walks its images in blocks small enough that patches, outputs and packed panels stay in L2. Bias
-//! and ReLU are applied to each block as it leaves the GEMM; the backward pass masks by ReLU once per block.
+//! GEMMs over the patch matrix `cols[pixels, k_h*k_w*in_c]`, whose column order matches the filter's rows:
+//! `out = cols · W`, `dW = colsᵀ · dY` and `dcols = dY · Wᵀ` (then scattered back by col2im). The patch matrix
+//! is never built: the GEMM packs its panels straight from the images ([`Patches`]). One parallel region per
+//! call, in blocks small enough to stay in L2: the forward pass splits the output rows (so even one image
+//! spreads across threads) and applies bias and ReLU to each block as it leaves the GEMM; the backward pass
+//! splits the batch into fixed tasks of a few images (fixed, so the summed filter gradient does not depend on
+//! the thread count) and masks by ReLU once per block.
 
 use crate::error::{check_rebuilt, check_len, check_positive, product, KernelError};
-use crate::gemm::{sgemm_serial, Transpose};
+use crate::gemm::{gemm_panels, sgemm_serial, PanelSource, Transpose, MR};
 use crate::par;
+use std::cell::RefCell;
 
 /// TensorFlow padding modes. `Same` gives `out = ceil(in / stride)` and pads
 /// `max((out-1)*stride + (k-1)*dilation + 1 - in, 0)` in total, the smaller half before.
@@ -231,28 +234,116 @@ impl Conv2dGeometry {
     }
 }
 
-/// Writes the patch rows of one image: `cols[(oy*out_w+ox)*patch + (ky*k_w+kx)*in_c + c]`, zeros in the padding.
-/// Where a patch row's taps are adjacent in the input (no horizontal dilation, all inside the image), the
-/// `k_w*in_c` values of one kernel row are one contiguous copy.
-fn im2col_image(g: &Conv2dGeometry, image: &[f32], cols: &mut [f32]) {
-    let c = g.in_c;
-    let row_len = g.k_w * c;
-    for (pixel, patch) in cols.chunks_exact_mut(g.patch_len()).enumerate() {
-        let (oy, ox) = (pixel / g.out_w, pixel % g.out_w);
-        let first_x = g.input_col(ox, 0);
-        let whole_row = g.dilation_w == 1 && first_x.is_some() && g.input_col(ox, g.k_w - 1).is_some();
-        for (ky, dst) in patch.chunks_exact_mut(row_len).enumerate() {
-            match (g.input_row(oy, ky), first_x) {
-                (Some(y), Some(x)) if whole_row => dst.copy_from_slice(&image[(y * g.in_w + x) * c..][..row_len]),
-                (Some(y), _) => {
-                    for (kx, tap) in dst.chunks_exact_mut(c).enumerate() {
-                        match g.input_col(ox, kx) {
-                            Some(x) => tap.copy_from_slice(&image[(y * g.in_w + x) * c..][..c]),
-                            None => tap.fill(0.0),
-                        }
-                    }
+/// The patch matrix of a convolution's GEMMs, read straight from the images when the GEMM packs its panels (no
+/// im2col matrix in between): row `r` is output pixel `first_row + r` counted across the batch, column `t` is
+/// tap `t = (ky*k_w + kx)*in_c + c`, zero where the tap falls in the padding. `by_tap` views its transpose
+/// (taps × pixels), the left operand of the filter gradient.
+struct Patches<'a> {
+    g: &'a Conv2dGeometry,
+    images: &'a [f32],
+    first_row: usize,
+    by_tap: bool,
+}
+
+/// The input position a tap reads at one output pixel, if inside the image: its offset in the batch.
+#[derive(Clone, Copy)]
+struct Pixel {
+    image: usize,
+    oy: usize,
+    ox: usize,
+}
+
+impl Pixel {
+    fn at(g: &Conv2dGeometry, row: usize) -> Pixel {
+        let (image, pixel) = (row / g.output_pixels(), row % g.output_pixels());
+        Pixel { image, oy: pixel / g.out_w, ox: pixel % g.out_w }
+    }
+
+    fn advance(&mut self, g: &Conv2dGeometry) {
+        self.ox += 1;
+        if self.ox == g.out_w {
+            self.ox = 0;
+            self.oy += 1;
+            if self.oy == g.out_h {
+                self.oy = 0;
+                self.image += 1;
+            }
+        }
+    }
+
+    /// Offset in the batch of tap (ky, kx)'s channel 0, or None in the padding.
+    fn tap_offset(&self, g: &Conv2dGeometry, ky: usize, kx: usize) -> Option<usize> {
+        let (y, x) = (g.input_row(self.oy, ky)?, g.input_col(self.ox, kx)?);
+        Some(((self.image * g.in_h + y) * g.in_w + x) * g.in_c)
+    }
+}
+
+impl PanelSource for Patches<'_> {
+    fn pack(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+        if self.by_tap {
+            self.pack_taps(i0, mc, p0, kc, dst)
+        } else {
+            self.pack_pixels(i0, mc, p0, kc, dst)
+        }
+    }
+}
+
+impl Patches<'_> {
+    /// Panels of MR pixels × taps `p0..p0+kc`: each pixel's taps in runs of contiguous channels.
+    fn pack_pixels(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+        let (g, c) = (self.g, self.g.in_c);
+        for (panel, out) in dst.chunks_exact_mut(kc * MR).take(mc.div_ceil(MR)).enumerate() {
+            let mut pixel = Pixel::at(g, self.first_row + i0 + panel * MR);
+            for lane in 0..MR {
+                if panel * MR + lane >= mc {
+                    out.iter_mut().skip(lane).step_by(MR).for_each(|v| *v = 0.0);
+                    continue;
                 }
-                (None, _) => dst.fill(0.0),
+                let mut t = p0;
+                while t < p0 + kc {
+                    let (tap, channel) = (t / c, t % c);
+                    let run = (c - channel).min(p0 + kc - t);
+                    let slots = out[(t - p0) * MR + lane..].iter_mut().step_by(MR).take(run);
+                    match pixel.tap_offset(g, tap / g.k_w, tap % g.k_w) {
+                        Some(at) => slots.zip(&self.images[at + channel..][..run]).for_each(|(d, &v)| *d = v),
+                        None => slots.for_each(|d| *d = 0.0),
+                    }
+                    t += run;
+                }
+                pixel.advance(g);
+            }
+        }
+    }
+
+    /// Panels of MR taps × pixels `p0..p0+kc`. When a panel's taps are channels `c..c+MR` of one kernel
+    /// position (in_c a multiple of MR), each pixel contributes one contiguous run of MR values.
+    fn pack_taps(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+        let (g, c) = (self.g, self.g.in_c);
+        for (panel, out) in dst.chunks_exact_mut(kc * MR).take(mc.div_ceil(MR)).enumerate() {
+            let t0 = i0 + panel * MR;
+            let taps = MR.min(mc - panel * MR);
+            let (ky, kx) = (t0 / c / g.k_w, t0 / c % g.k_w);
+            let mut pixel = Pixel::at(g, self.first_row + p0);
+            if taps == MR && t0 % c + MR <= c {
+                let channel = t0 % c;
+                for lanes in out.chunks_exact_mut(MR) {
+                    match pixel.tap_offset(g, ky, kx) {
+                        Some(at) => lanes.copy_from_slice(&self.images[at + channel..][..MR]),
+                        None => lanes.fill(0.0),
+                    }
+                    pixel.advance(g);
+                }
+                continue;
+            }
+            for lanes in out.chunks_exact_mut(MR) {
+                for (lane, v) in lanes.iter_mut().enumerate() {
+                    let t = t0 + lane;
+                    *v = match (lane < taps).then(|| pixel.tap_offset(g, t / c / g.k_w, t / c % g.k_w)).flatten() {
+                        Some(at) => self.images[at + t % c],
+                        None => 0.0,
+                    };
+                }
+                pixel.advance(g);
             }
         }
     }
@@ -293,13 +384,19 @@ pub struct Conv2dGrads<'a> {
 /// Images per parallel task: fixed, so the filter-gradient partials (and thus results) do not depend on the
 /// number of threads.
 const IMAGES_PER_TASK: usize = 4;
-/// Column-buffer floats per block of a task (128 KiB): a block's patches, output and packed panels stay in L2.
+/// Patch-matrix floats per block (128 KiB): a block's patches, outputs and packed panels stay in L2.
 const BLOCK_BUDGET: usize = 1 << 15;
 
 impl Conv2dGeometry {
-    /// Images per im2col block, at most one task's.
+    /// Images per block of a backward task (its patch gradients fit the budget), at most the task's.
     fn images_per_block(&self) -> usize {
         (BLOCK_BUDGET / (self.output_pixels() * self.patch_len())).clamp(1, IMAGES_PER_TASK)
+    }
+
+    /// Output rows (pixels counted across the batch) per forward task: a cache-sized block of patches, a
+    /// multiple of the GEMM's panel height, and at most 256 so that a single image still splits across threads.
+    fn rows_per_forward_task(&self) -> usize {
+        (BLOCK_BUDGET / self.patch_len()).clamp(16, 256) / MR * MR
     }
 
     fn task_count(&self) -> usize {
@@ -312,14 +409,6 @@ fn blocks(g: &Conv2dGeometry, task: usize) -> impl Iterator<Item = (usize, usize
     let images = IMAGES_PER_TASK.min(g.batch - task * IMAGES_PER_TASK);
     let per = g.images_per_block();
     (0..images).step_by(per).map(move |first| (first, per.min(images - first)))
-}
-
-/// im2col of `images.len() / input_image_len` consecutive images into the front of `cols`.
-fn im2col(g: &Conv2dGeometry, images: &[f32], cols: &mut [f32]) {
-    let cols_len = g.output_pixels() * g.patch_len();
-    for (image, image_cols) in images.chunks_exact(g.input_image_len()).zip(cols.chunks_exact_mut(cols_len)) {
-        im2col_image(g, image, image_cols);
-    }
 }
 
 /// col2im of the front of `cols` into the consecutive images of `images` (overwritten).
@@ -364,23 +453,36 @@ pub fn conv2d_forward(
         check_len(KERNEL, "bias", bias.len(), &[g.out_c])?;
     }
     g.check_output(KERNEL, "output", output.len())?;
-    let (patch, pixels, in_len, out_len) = (g.patch_len(), g.output_pixels(), g.input_image_len(), g.output_image_len());
-    // One parallel region: each task runs its images block by block (im2col, GEMM, bias and activation), all
-    // on the same cache-sized buffers.
-    par::map_chunks_mut(output, IMAGES_PER_TASK * out_len, |task, task_output| {
-        let first_image = task * IMAGES_PER_TASK;
-        let mut cols = vec![0.0f32; g.images_per_block() * pixels * patch];
-        for (first, count) in blocks(g, task) {
-            let rows = count * pixels;
-            im2col(g, &input[(first_image + first) * in_len..][..count * in_len], &mut cols);
-            let out = &mut task_output[first * out_len..][..count * out_len];
-            sgemm_serial(Transpose::No, Transpose::No, rows, g.out_c, patch, 1.0, &cols, patch, filter, g.out_c, 0.0, out, g.out_c)?;
-            output_stage(out, bias, activation);
-        }
+    let (patch, rows_per_task) = (g.patch_len(), g.rows_per_forward_task());
+    // One parallel region over blocks of output rows (each row is computed the same way whatever the split):
+    // the GEMM packs patches straight from the input, then bias and activation run while the block is in cache.
+    par::map_chunks_mut(output, rows_per_task * g.out_c, |task, out| {
+        let rows = out.len() / g.out_c;
+        let patches = Patches { g, images: input, first_row: task * rows_per_task, by_tap: false };
+        gemm_panels(&patches, Transpose::No, rows, g.out_c, patch, filter, g.out_c, 0.0, out, g.out_c)?;
+        output_stage(out, bias, activation);
         Ok::<(), KernelError>(())
     })
     .into_iter()
     .collect()
+}
+
+thread_local! {
+    /// Each thread's patch-gradient (and masked-gradient) buffer, kept between calls: no allocation per task.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `work` on two scratch slices of `first` and `second` floats (contents unspecified: callers overwrite
+/// what they read). Tasks never nest on one thread, so the buffer is never borrowed twice.
+fn with_scratch<R>(first: usize, second: usize, work: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        if scratch.len() < first + second {
+            scratch.resize(first + second, 0.0);
+        }
+        let (a, b) = scratch[..first + second].split_at_mut(first);
+        work(a, b)
+    })
 }
 
 /// One task's share of the filter and bias gradients.
@@ -418,38 +520,42 @@ pub fn conv2d_backward(
     let (patch, pixels, out_c) = (g.patch_len(), g.output_pixels(), g.out_c);
     let (in_len, out_len) = (g.input_image_len(), g.output_image_len());
     let with_bias = grad_bias.is_some();
-    // Per task and block: mask the output gradient once, add its column sums to the bias partial, im2col the
-    // input for the filter partial, then reuse the column buffer for the input gradient and scatter it back.
+    // Per task and block: mask the output gradient once, add its column sums to the bias partial, multiply by
+    // the patches (packed straight from the input) for the filter partial, then form the patch gradients in a
+    // scratch buffer and scatter them back into the input gradient (col2im).
     let task = |task: usize, mut task_grad_input: Option<&mut [f32]>| -> Result<Partial, KernelError> {
         let first_image = task * IMAGES_PER_TASK;
         let block_rows = g.images_per_block() * pixels;
-        let mut cols = vec![0.0f32; block_rows * patch];
-        let mut masked = vec![0.0f32; if relu_output.is_some() { block_rows * out_c } else { 0 }];
-        let mut partial = Partial { filter: vec![0.0; patch * out_c], bias: vec![0.0; if with_bias { out_c } else { 0 }] };
-        for (first, count) in blocks(g, task) {
-            let rows = count * pixels;
-            let at = (first_image + first) * out_len;
-            let mut dy = &grad_output[at..][..rows * out_c];
-            if let Some(y) = relu_output {
-                for ((m, &d), &y) in masked.iter_mut().zip(dy).zip(&y[at..][..rows * out_c]) {
-                    *m = if y > 0.0 { d } else { 0.0 };
+        let cols_len = if task_grad_input.is_some() { block_rows * patch } else { 0 };
+        let masked_len = if relu_output.is_some() { block_rows * out_c } else { 0 };
+        with_scratch(cols_len, masked_len, |cols, masked| {
+            let mut partial = Partial { filter: vec![0.0; patch * out_c], bias: vec![0.0; if with_bias { out_c } else { 0 }] };
+            for (first, count) in blocks(g, task) {
+                let rows = count * pixels;
+                let at = (first_image + first) * out_len;
+                let mut dy = &grad_output[at..][..rows * out_c];
+                if let Some(y) = relu_output {
+                    for ((m, &d), &y) in masked.iter_mut().zip(dy).zip(&y[at..][..rows * out_c]) {
+                        *m = if y > 0.0 { d } else { 0.0 };
+                    }
+                    dy = &masked[..rows * out_c];
                 }
-                dy = &masked[..rows * out_c];
-            }
-            if with_bias {
-                for row in dy.chunks_exact(out_c) {
-                    partial.bias.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+                if with_bias {
+                    for row in dy.chunks_exact(out_c) {
+                        partial.bias.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+                    }
+                }
+                let patches = Patches { g, images: input, first_row: (first_image + first) * pixels, by_tap: true };
+                let beta = if first == 0 { 0.0 } else { 1.0 };
+                gemm_panels(&patches, Transpose::No, patch, out_c, rows, dy, out_c, beta, &mut partial.filter, out_c)?;
+                if let Some(dx) = task_grad_input.as_deref_mut() {
+                    let cols = &mut cols[..rows * patch];
+                    sgemm_serial(Transpose::No, Transpose::Yes, rows, patch, out_c, 1.0, dy, out_c, filter, out_c, 0.0, cols, patch)?;
+                    col2im(g, cols, &mut dx[first * in_len..][..count * in_len]);
                 }
             }
-            im2col(g, &input[(first_image + first) * in_len..][..count * in_len], &mut cols);
-            let beta = if first == 0 { 0.0 } else { 1.0 };
-            sgemm_serial(Transpose::Yes, Transpose::No, patch, out_c, rows, 1.0, &cols, patch, dy, out_c, beta, &mut partial.filter, out_c)?;
-            if let Some(dx) = task_grad_input.as_deref_mut() {
-                sgemm_serial(Transpose::No, Transpose::Yes, rows, patch, out_c, 1.0, dy, out_c, filter, out_c, 0.0, &mut cols, patch)?;
-                col2im(g, &cols, &mut dx[first * in_len..][..count * in_len]);
-            }
-        }
-        Ok(partial)
+            Ok(partial)
+        })
     };
     let partials = match grad_input {
         Some(dx) => par::map_chunks_mut(dx, IMAGES_PER_TASK * in_len, |t, dx| task(t, Some(dx))),

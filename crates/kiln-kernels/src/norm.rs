@@ -106,6 +106,34 @@ pub fn batch_norm_forward_train(
     Ok(())
 }
 
+/// Moving averages after a training step, in place: `moving = momentum·moving + (1 − momentum)·batch`, the batch
+/// variance recovered from [`batch_norm_forward_train`]'s outputs as `1/inv_std² − eps`.
+pub fn batch_norm_update_moving(
+    mean: &[f32],
+    inv_std: &[f32],
+    eps: f32,
+    momentum: f32,
+    moving_mean: &mut [f32],
+    moving_var: &mut [f32],
+) -> Result<(), KernelError> {
+    const KERNEL: &str = "batch_norm_update_moving";
+    check_eps(KERNEL, eps)?;
+    if !(0.0..=1.0).contains(&momentum) {
+        return Err(KernelError::Value { kernel: KERNEL, argument: "momentum", expected: "in [0, 1]".into(), got: momentum.to_string() });
+    }
+    let channels = mean.len();
+    check_len(KERNEL, "inv_std", inv_std.len(), &[channels])?;
+    check_len(KERNEL, "moving_mean", moving_mean.len(), &[channels])?;
+    check_len(KERNEL, "moving_var", moving_var.len(), &[channels])?;
+    let (keep, take) = (momentum as f64, 1.0 - momentum as f64);
+    for c in 0..channels {
+        let var = 1.0 / (inv_std[c] as f64 * inv_std[c] as f64) - eps as f64;
+        moving_mean[c] = (keep * moving_mean[c] as f64 + take * mean[c] as f64) as f32;
+        moving_var[c] = (keep * moving_var[c] as f64 + take * var) as f32;
+    }
+    Ok(())
+}
+
 /// Inference-mode batch norm: `y = gamma·(x - moving_mean)/sqrt(moving_var + eps) + beta`.
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm_forward_inference(

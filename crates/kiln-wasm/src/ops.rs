@@ -315,6 +315,21 @@ pub fn dropout(x: *const f32, len: usize, rate: f32, seed: u32, y: *mut f32, mas
     k::dropout_forward(f32s(x, len), rate, seed, f32s_mut(y, len), f32s_mut(mask, len)).map_err(js)
 }
 
+/// Moving mean and variance updated in place from a training step's `mean` and `inv_std`.
+#[wasm_bindgen]
+pub fn batch_norm_update_moving(
+    mean: *const f32,
+    inv_std: *const f32,
+    channels: usize,
+    epsilon: f32,
+    momentum: f32,
+    moving_mean: *mut f32,
+    moving_var: *mut f32,
+) -> Result<(), JsError> {
+    let (mean, inv_std) = (f32s(mean, channels), f32s(inv_std, channels));
+    k::batch_norm_update_moving(mean, inv_std, epsilon, momentum, f32s_mut(moving_mean, channels), f32s_mut(moving_var, channels)).map_err(js)
+}
+
 #[wasm_bindgen]
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm_train(

@@ -314,6 +314,15 @@ export class ReferenceBackend implements Backend {
     }
   }
 
+  batchNormUpdateMoving(mean: Storage, invStd: Storage, epsilon: number, momentum: number, movingMean: Storage, movingVariance: Storage): void {
+    const [m, s, mm, mv] = [f32(mean), f32(invStd), f32(movingMean), f32(movingVariance)];
+    const [keep, take] = [Math.fround(momentum), 1 - Math.fround(momentum)];
+    for (let c = 0; c < m.length; c++) {
+      mm[c] = keep * mm[c] + take * m[c];
+      mv[c] = keep * mv[c] + take * (1 / (s[c] * s[c]) - Math.fround(epsilon));
+    }
+  }
+
   batchNormTrain(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, epsilon: number, y: Storage, mean: Storage, invStd: Storage): void {
     const [xv, mv, sv] = [f32(x), f32(mean), f32(invStd)];
     for (let c = 0; c < channels; c++) {

@@ -181,6 +181,10 @@ export class WasmBackend implements Backend {
     this.kernels.dropout(ptr(x), x.size, rate, seed, ptr(y), ptr(mask));
   }
 
+  batchNormUpdateMoving(mean: Storage, invStd: Storage, epsilon: number, momentum: number, movingMean: Storage, movingVariance: Storage): void {
+    this.kernels.batch_norm_update_moving(ptr(mean), ptr(invStd), mean.size, epsilon, momentum, ptr(movingMean), ptr(movingVariance));
+  }
+
   batchNormTrain(x: Storage, rows: number, channels: number, gamma: Storage, beta: Storage, epsilon: number, y: Storage, mean: Storage, invStd: Storage): void {
     this.kernels.batch_norm_train(ptr(x), rows, channels, ptr(gamma), ptr(beta), epsilon, ptr(y), ptr(mean), ptr(invStd));
   }

@@ -59,6 +59,7 @@ export interface KernelModule {
   avg_pool2d(s: ShapeHandle, x: Ptr, out: Ptr): void;
   avg_pool2d_backward(s: ShapeHandle, dy: Ptr, dx: Ptr): void;
   dropout(x: Ptr, len: number, rate: number, seed: number, y: Ptr, mask: Ptr): void;
+  batch_norm_update_moving(mean: Ptr, invStd: Ptr, channels: number, epsilon: number, momentum: number, movingMean: Ptr, movingVariance: Ptr): void;
   batch_norm_train(x: Ptr, rows: number, channels: number, gamma: Ptr, beta: Ptr, epsilon: number, y: Ptr, mean: Ptr, invStd: Ptr): void;
   batch_norm_inference(x: Ptr, rows: number, channels: number, gamma: Ptr, beta: Ptr, movingMean: Ptr, movingVar: Ptr, epsilon: number, y: Ptr): void;
   batch_norm_backward(x: Ptr, dy: Ptr, rows: number, channels: number, gamma: Ptr, mean: Ptr, invStd: Ptr, dx: Ptr, dGamma: Ptr, dBeta: Ptr): void;

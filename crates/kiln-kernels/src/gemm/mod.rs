@@ -132,7 +132,6 @@ pub fn sgemm_serial(
 }
 
 #[allow(clippy::too_many_arguments)]
-#[cfg_attr(not(feature = "parallel"), allow(unused_variables))]
 fn gemm(
     spread_tiles: bool,
     trans_a: Transpose,
@@ -171,23 +170,88 @@ fn gemm(
     }
     let a = Matrix { data: a, ld: lda, transposed: ta };
     let b = Matrix { data: b, ld: ldb, transposed: tb };
+    run_tiles(spread_tiles, &a, &b, m, n, k, alpha, beta, c, ldc);
+    Ok(())
+}
+
+/// Where op(A)'s panels come from: a stored matrix, or anything that can write them directly (a convolution
+/// reads its patches straight from the images, with no im2col matrix in between).
+pub(crate) trait PanelSource: Sync {
+    /// Writes rows `i0..i0+mc`, depth `p0..p0+kc` of op(A) as MR-row panels `dst[panel][p][MR]`, rows past
+    /// `i0+mc` zero.
+    fn pack(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]);
+}
+
+impl PanelSource for Matrix<'_> {
+    fn pack(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
+        pack::pack_a(self, i0, mc, p0, kc, dst);
+    }
+}
+
+/// `C[m×n] = A·op(B) + beta·C` on the calling thread, with A `m×k` given by its panels (the caller vouches for
+/// A's shape; B and C are checked here).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_panels(
+    a: &impl PanelSource,
+    trans_b: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) -> Result<(), GemmError> {
+    if !beta.is_finite() {
+        return Err(GemmError::NonFinite { operand: "beta", value: beta });
+    }
+    let tb = trans_b == Transpose::Yes;
+    let (b_rows, b_cols) = if tb { (n, k) } else { (k, n) };
+    check_operand("B", b.len(), b_rows, b_cols, ldb)?;
+    check_operand("C", c.len(), m, n, ldc)?;
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    if k == 0 {
+        scale_c(m, n, beta, c, ldc);
+        return Ok(());
+    }
+    run_tiles(false, a, &Matrix { data: b, ld: ldb, transposed: tb }, m, n, k, 1.0, beta, c, ldc);
+    Ok(())
+}
+
+/// The blocked product over checked, non-empty operands.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(feature = "parallel"), allow(unused_variables))]
+fn run_tiles(
+    spread_tiles: bool,
+    a: &impl PanelSource,
+    b: &Matrix,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) {
     let out = OutPtr(c.as_mut_ptr());
     let tiles = output_tiles(m, n);
     // One parallel region per call: each tile runs the whole depth loop on its own packed blocks, so threads
     // never wait on each other between depth blocks (re-packing B per row block costs ~1/MC of the work).
     let run_tile = |&(i0, j0): &(usize, usize)| {
         // SAFETY: tiles are disjoint rectangles of C, which was bounds-checked above.
-        unsafe { compute_tile(&a, &b, i0, j0, m, n, k, alpha, beta, out, ldc) }
+        unsafe { compute_tile(a, b, i0, j0, m, n, k, alpha, beta, out, ldc) }
     };
     // A single tile runs inline.
     #[cfg(feature = "parallel")]
     if spread_tiles && tiles.len() > 1 {
         use rayon::prelude::*;
         tiles.par_iter().for_each(run_tile);
-        return Ok(());
+        return;
     }
     tiles.iter().for_each(run_tile);
-    Ok(())
 }
 
 #[derive(Clone, Copy)]
@@ -213,7 +277,7 @@ fn output_tiles(m: usize, n: usize) -> Vec<(usize, usize)> {
 /// the micro-kernel over MR × NR sub-tiles (B panel outer, so it stays in L1 while A panels stream from L2).
 #[allow(clippy::too_many_arguments)]
 unsafe fn compute_tile(
-    a: &Matrix,
+    a: &impl PanelSource,
     b: &Matrix,
     i0: usize,
     j0: usize,
@@ -235,7 +299,7 @@ unsafe fn compute_tile(
     for p0 in (0..k).step_by(depth_block) {
         let kc = depth_block.min(k - p0);
         let beta = if p0 == 0 { beta } else { 1.0 };
-        pack::pack_a(a, i0, mc, p0, kc, &mut packed_a);
+        a.pack(i0, mc, p0, kc, &mut packed_a);
         pack::pack_b(b, p0, kc, j0, nc, &mut packed_b);
         for jr in (0..nc).step_by(NR) {
             let cols = NR.min(nc - jr);

@@ -93,3 +93,17 @@ fn rejects_bad_arguments() {
     let e = batch_norm_backward(&[], &[], 0, 3, &[1.0; 3], &m, &s, &mut [], &mut dg, &mut db).unwrap_err();
     assert!(matches!(e, KernelError::Value { argument: "rows", .. }), "{e}");
 }
+
+#[test]
+fn moving_averages_blend_in_the_batch_statistics() {
+    let (mean, inv_std) = ([1.0f32, -2.0], [0.5f32, 2.0]);
+    let (mut moving_mean, mut moving_var) = ([0.0f32, 4.0], [1.0f32, 1.0]);
+    batch_norm_update_moving(&mean, &inv_std, 1e-3, 0.75, &mut moving_mean, &mut moving_var).unwrap();
+    // batch variances: 1/0.25 - 1e-3 = 3.999 and 1/4 - 1e-3 = 0.249
+    assert_close("moving mean", &moving_mean, &[0.25, 2.5], 1e-6);
+    assert_close("moving var", &moving_var, &[0.75 + 0.25 * 3.999, 0.75 + 0.25 * 0.249], 1e-6);
+    let e = batch_norm_update_moving(&mean, &inv_std, 1e-3, 1.5, &mut moving_mean, &mut moving_var).unwrap_err();
+    assert!(matches!(e, KernelError::Value { argument: "momentum", .. }), "{e}");
+    let e = batch_norm_update_moving(&mean, &inv_std[..1], 1e-3, 0.5, &mut moving_mean, &mut moving_var).unwrap_err();
+    assert!(matches!(e, KernelError::Shape { argument: "inv_std", .. }), "{e}");
+}
