@@ -289,9 +289,12 @@ impl PanelSource for Patches<'_> {
 }
 
 impl Patches<'_> {
-    /// Panels of MR pixels × taps `p0..p0+kc`: each pixel's taps in runs of contiguous channels.
+    /// Panels of MR pixels × taps `p0..p0+kc`, each pixel's taps walked one kernel row at a time: a row whose
+    /// taps are adjacent in the input (no horizontal dilation, all inside the image) is one contiguous run.
     fn pack_pixels(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
         let (g, c) = (self.g, self.g.in_c);
+        let row_len = g.k_w * c;
+        let end = p0 + kc;
         for (panel, out) in dst.chunks_exact_mut(kc * MR).take(mc.div_ceil(MR)).enumerate() {
             let mut pixel = Pixel::at(g, self.first_row + i0 + panel * MR);
             for lane in 0..MR {
@@ -299,16 +302,25 @@ impl Patches<'_> {
                     out.iter_mut().skip(lane).step_by(MR).for_each(|v| *v = 0.0);
                     continue;
                 }
+                let whole_rows = g.dilation_w == 1 && g.input_col(pixel.ox, 0).is_some() && g.input_col(pixel.ox, g.k_w - 1).is_some();
                 let mut t = p0;
-                while t < p0 + kc {
-                    let (tap, channel) = (t / c, t % c);
-                    let run = (c - channel).min(p0 + kc - t);
-                    let slots = out[(t - p0) * MR + lane..].iter_mut().step_by(MR).take(run);
-                    match pixel.tap_offset(g, tap / g.k_w, tap % g.k_w) {
-                        Some(at) => slots.zip(&self.images[at + channel..][..run]).for_each(|(d, &v)| *d = v),
-                        None => slots.for_each(|d| *d = 0.0),
+                while t < end {
+                    let ky = t / row_len;
+                    let row_end = ((ky + 1) * row_len).min(end);
+                    let slots = out[(t - p0) * MR + lane..].iter_mut().step_by(MR).take(row_end - t);
+                    match pixel.tap_offset(g, ky, 0) {
+                        Some(at) if whole_rows => {
+                            slots.zip(&self.images[at + t - ky * row_len..]).for_each(|(d, &v)| *d = v);
+                        }
+                        _ if g.input_row(pixel.oy, ky).is_none() => slots.for_each(|d| *d = 0.0),
+                        _ => {
+                            for (j, d) in (t..row_end).zip(slots) {
+                                let kx = (j - ky * row_len) / c;
+                                *d = pixel.tap_offset(g, ky, kx).map_or(0.0, |at| self.images[at + j % c]);
+                            }
+                        }
                     }
-                    t += run;
+                    t = row_end;
                 }
                 pixel.advance(g);
             }
@@ -322,10 +334,9 @@ impl Patches<'_> {
         for (panel, out) in dst.chunks_exact_mut(kc * MR).take(mc.div_ceil(MR)).enumerate() {
             let t0 = i0 + panel * MR;
             let taps = MR.min(mc - panel * MR);
-            let (ky, kx) = (t0 / c / g.k_w, t0 / c % g.k_w);
             let mut pixel = Pixel::at(g, self.first_row + p0);
             if taps == MR && t0 % c + MR <= c {
-                let channel = t0 % c;
+                let (ky, kx, channel) = (t0 / c / g.k_w, t0 / c % g.k_w, t0 % c);
                 for lanes in out.chunks_exact_mut(MR) {
                     match pixel.tap_offset(g, ky, kx) {
                         Some(at) => lanes.copy_from_slice(&self.images[at + channel..][..MR]),
@@ -335,11 +346,13 @@ impl Patches<'_> {
                 }
                 continue;
             }
+            // (ky, kx, channel) of each lane's tap, None past the last tap.
+            let lane_taps: [Option<(usize, usize, usize)>; MR] =
+                std::array::from_fn(|lane| (lane < taps).then(|| ((t0 + lane) / c / g.k_w, (t0 + lane) / c % g.k_w, (t0 + lane) % c)));
             for lanes in out.chunks_exact_mut(MR) {
-                for (lane, v) in lanes.iter_mut().enumerate() {
-                    let t = t0 + lane;
-                    *v = match (lane < taps).then(|| pixel.tap_offset(g, t / c / g.k_w, t / c % g.k_w)).flatten() {
-                        Some(at) => self.images[at + t % c],
+                for (v, tap) in lanes.iter_mut().zip(&lane_taps) {
+                    *v = match tap.and_then(|(ky, kx, ch)| pixel.tap_offset(g, ky, kx).map(|at| at + ch)) {
+                        Some(at) => self.images[at],
                         None => 0.0,
                     };
                 }
