@@ -45,23 +45,36 @@ pub fn binary(op: BinaryOp, a: &[f32], b: &[f32], out: &mut [f32]) -> Result<(),
             got: b.len().to_string(),
         });
     }
-    let f = match op {
-        BinaryOp::Add => |x: f32, y: f32| x + y,
-        BinaryOp::Sub => |x: f32, y: f32| x - y,
-        BinaryOp::Mul => |x: f32, y: f32| x * y,
-        BinaryOp::Div => |x: f32, y: f32| x / y,
-    };
+    // One monomorphized (vectorizable) loop per op, not a call through a function pointer per element.
+    match op {
+        BinaryOp::Add => zip_broadcast(a, b, out, |x, y| x + y),
+        BinaryOp::Sub => zip_broadcast(a, b, out, |x, y| x - y),
+        BinaryOp::Mul => zip_broadcast(a, b, out, |x, y| x * y),
+        BinaryOp::Div => zip_broadcast(a, b, out, |x, y| x / y),
+    }
+    Ok(())
+}
+
+/// `out[i] = f(a[i], b[i mod b.len()])`, lengths already checked.
+fn zip_broadcast(a: &[f32], b: &[f32], out: &mut [f32], f: impl Fn(f32, f32) -> f32 + Sync) {
+    if b.len() == a.len() {
+        par::for_each_chunk_mut(out, ELEMENTWISE_CHUNK, |i, out| {
+            let start = i * ELEMENTWISE_CHUNK;
+            for ((o, &x), &y) in out.iter_mut().zip(&a[start..]).zip(&b[start..]) {
+                *o = f(x, y);
+            }
+        });
+        return;
+    }
     // Chunks hold whole repetitions of b, so each one restarts b at its beginning.
     let chunk = ELEMENTWISE_CHUNK.div_ceil(b.len()) * b.len();
     par::for_each_chunk_mut(out, chunk, |i, out| {
-        let a = &a[i * chunk..];
-        for (out, a) in out.chunks_mut(b.len()).zip(a.chunks(b.len())) {
+        for (out, a) in out.chunks_mut(b.len()).zip(a[i * chunk..].chunks(b.len())) {
             for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
                 *o = f(x, y);
             }
         }
     });
-    Ok(())
 }
 
 /// `out = alpha·x + beta`.
