@@ -8,7 +8,7 @@
 //! the thread count) and masks by ReLU once per block.
 
 use crate::error::{check_rebuilt, check_len, check_positive, product, KernelError};
-use crate::gemm::{gemm_panels, sgemm_serial, PanelSource, Transpose, MR};
+use crate::gemm::{gemm_panels, Matrix, PanelSource, Transpose, MR};
 use crate::par;
 use std::cell::RefCell;
 
@@ -563,7 +563,8 @@ pub fn conv2d_backward(
                 gemm_panels(&patches, Transpose::No, patch, out_c, rows, dy, out_c, beta, &mut partial.filter, out_c)?;
                 if let Some(dx) = task_grad_input.as_deref_mut() {
                     let cols = &mut cols[..rows * patch];
-                    sgemm_serial(Transpose::No, Transpose::Yes, rows, patch, out_c, 1.0, dy, out_c, filter, out_c, 0.0, cols, patch)?;
+                    let dy = Matrix { data: dy, ld: out_c, transposed: false };
+                    gemm_panels(&dy, Transpose::Yes, rows, patch, out_c, filter, out_c, 0.0, cols, patch)?;
                     col2im(g, cols, &mut dx[first * in_len..][..count * in_len]);
                 }
             }

@@ -24,7 +24,7 @@ pub use activation::{
 pub use conv::{conv2d_backward, conv2d_forward, Conv2dGeometry, Conv2dGrads, ConvActivation, Padding};
 pub use dropout::dropout_forward;
 pub use error::KernelError;
-pub use gemm::{sgemm, sgemm_serial, GemmError, Transpose};
+pub use gemm::{sgemm, GemmError, Transpose};
 pub use loss::{
     binary_cross_entropy, binary_cross_entropy_with_logits, mse, softmax_cross_entropy_sparse, PROBABILITY_EPSILON,
 };

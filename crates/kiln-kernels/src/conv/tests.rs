@@ -1,64 +1,49 @@
 use super::*;
 use crate::test_util::{assert_close, dot, numeric_grad, random_vec, rng, to_f64};
 
-/// Direct float64 convolution.
-fn reference(g: &Conv2dGeometry, x: &[f64], w: &[f64], bias: Option<&[f64]>) -> Vec<f64> {
-    let mut out = vec![0.0; g.batch * g.out_h * g.out_w * g.out_c];
+/// Calls `visit(out_index, in_index, filter_index)` for every tap of the convolution inside the input.
+fn for_each_tap(g: &Conv2dGeometry, mut visit: impl FnMut(usize, usize, usize)) {
     for b in 0..g.batch {
         for oy in 0..g.out_h {
             for ox in 0..g.out_w {
-                for o in 0..g.out_c {
-                    let mut s = bias.map_or(0.0, |bias| bias[o]);
-                    for ky in 0..g.k_h {
-                        for kx in 0..g.k_w {
-                            let y = (oy * g.stride_h + ky * g.dilation_h) as isize - g.pad_top as isize;
-                            let xx = (ox * g.stride_w + kx * g.dilation_w) as isize - g.pad_left as isize;
-                            if y < 0 || xx < 0 || y >= g.in_h as isize || xx >= g.in_w as isize {
-                                continue;
-                            }
-                            for c in 0..g.in_c {
-                                let xi = ((b * g.in_h + y as usize) * g.in_w + xx as usize) * g.in_c + c;
-                                let wi = ((ky * g.k_w + kx) * g.in_c + c) * g.out_c + o;
-                                s += x[xi] * w[wi];
+                for ky in 0..g.k_h {
+                    for kx in 0..g.k_w {
+                        let y = (oy * g.stride_h + ky * g.dilation_h) as isize - g.pad_top as isize;
+                        let xx = (ox * g.stride_w + kx * g.dilation_w) as isize - g.pad_left as isize;
+                        if y < 0 || xx < 0 || y >= g.in_h as isize || xx >= g.in_w as isize {
+                            continue;
+                        }
+                        for c in 0..g.in_c {
+                            for o in 0..g.out_c {
+                                visit(
+                                    ((b * g.out_h + oy) * g.out_w + ox) * g.out_c + o,
+                                    ((b * g.in_h + y as usize) * g.in_w + xx as usize) * g.in_c + c,
+                                    ((ky * g.k_w + kx) * g.in_c + c) * g.out_c + o,
+                                );
                             }
                         }
                     }
-                    out[((b * g.out_h + oy) * g.out_w + ox) * g.out_c + o] = s;
                 }
             }
         }
     }
+}
+
+/// Direct float64 convolution.
+fn reference(g: &Conv2dGeometry, x: &[f64], w: &[f64], bias: Option<&[f64]>) -> Vec<f64> {
+    let mut out: Vec<f64> = (0..g.batch * g.output_image_len()).map(|i| bias.map_or(0.0, |b| b[i % g.out_c])).collect();
+    for_each_tap(g, |o, i, f| out[o] += x[i] * w[f]);
     out
 }
 
-/// Float64 gradients of `dot(reference(x, w, b), dy)`, by walking the same taps as [`reference`].
+/// Float64 gradients of `dot(reference(x, w, b), dy)`.
 fn reference_grads(g: &Conv2dGeometry, x: &[f64], w: &[f64], dy: &[f64]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     let (mut dx, mut dw, mut db) = (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; g.out_c]);
-    for b in 0..g.batch {
-        for oy in 0..g.out_h {
-            for ox in 0..g.out_w {
-                for o in 0..g.out_c {
-                    let d = dy[((b * g.out_h + oy) * g.out_w + ox) * g.out_c + o];
-                    db[o] += d;
-                    for ky in 0..g.k_h {
-                        for kx in 0..g.k_w {
-                            let y = (oy * g.stride_h + ky * g.dilation_h) as isize - g.pad_top as isize;
-                            let xx = (ox * g.stride_w + kx * g.dilation_w) as isize - g.pad_left as isize;
-                            if y < 0 || xx < 0 || y >= g.in_h as isize || xx >= g.in_w as isize {
-                                continue;
-                            }
-                            for c in 0..g.in_c {
-                                let xi = ((b * g.in_h + y as usize) * g.in_w + xx as usize) * g.in_c + c;
-                                let wi = ((ky * g.k_w + kx) * g.in_c + c) * g.out_c + o;
-                                dx[xi] += d * w[wi];
-                                dw[wi] += d * x[xi];
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
+    for_each_tap(g, |o, i, f| {
+        dx[i] += dy[o] * w[f];
+        dw[f] += dy[o] * x[i];
+    });
+    dy.iter().enumerate().for_each(|(o, d)| db[o % g.out_c] += d);
     (dx, dw, db)
 }
 

@@ -4,7 +4,7 @@
 //! Goto-style blocking: the output is cut into tiles of MC rows × NC columns that run independently (in
 //! parallel with the `parallel` feature). Each tile walks the depth in equal blocks of at most KC, packing its
 //! slice of op(A) into MR-tall panels and of op(B) into NR-wide panels, and sweeps the 4×8 micro-kernel over
-//! them. [`sgemm_serial`] is the same product for callers that are already one task of a parallel region.
+//! them. [`gemm_panels`] runs the same product on the calling thread, with op(A) from any [`PanelSource`].
 
 mod pack;
 
@@ -57,9 +57,9 @@ impl std::error::Error for GemmError {}
 
 /// A read-only row-major operand viewed through an optional transpose.
 pub(crate) struct Matrix<'a> {
-    data: &'a [f32],
-    ld: usize,
-    transposed: bool,
+    pub data: &'a [f32],
+    pub ld: usize,
+    pub transposed: bool,
 }
 
 impl Matrix<'_> {
@@ -108,70 +108,14 @@ pub fn sgemm(
     c: &mut [f32],
     ldc: usize,
 ) -> Result<(), GemmError> {
-    gemm(true, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-/// [`sgemm`] on the calling thread only.
-#[allow(clippy::too_many_arguments)]
-pub fn sgemm_serial(
-    trans_a: Transpose,
-    trans_b: Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) -> Result<(), GemmError> {
-    gemm(false, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn gemm(
-    spread_tiles: bool,
-    trans_a: Transpose,
-    trans_b: Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) -> Result<(), GemmError> {
     if !alpha.is_finite() {
         return Err(GemmError::NonFinite { operand: "alpha", value: alpha });
     }
-    if !beta.is_finite() {
-        return Err(GemmError::NonFinite { operand: "beta", value: beta });
-    }
     let ta = trans_a == Transpose::Yes;
-    let tb = trans_b == Transpose::Yes;
     let (a_rows, a_cols) = if ta { (k, m) } else { (m, k) };
-    let (b_rows, b_cols) = if tb { (n, k) } else { (k, n) };
     check_operand("A", a.len(), a_rows, a_cols, lda)?;
-    check_operand("B", b.len(), b_rows, b_cols, ldb)?;
-    check_operand("C", c.len(), m, n, ldc)?;
-    if m == 0 || n == 0 {
-        return Ok(());
-    }
-    if k == 0 || alpha == 0.0 {
-        scale_c(m, n, beta, c, ldc);
-        return Ok(());
-    }
     let a = Matrix { data: a, ld: lda, transposed: ta };
-    let b = Matrix { data: b, ld: ldb, transposed: tb };
-    run_tiles(spread_tiles, &a, &b, m, n, k, alpha, beta, c, ldc);
-    Ok(())
+    product(true, &a, trans_b, m, n, k, alpha, b, ldb, beta, c, ldc)
 }
 
 /// Where op(A)'s panels come from: a stored matrix, or anything that can write them directly (a convolution
@@ -203,6 +147,26 @@ pub(crate) fn gemm_panels(
     c: &mut [f32],
     ldc: usize,
 ) -> Result<(), GemmError> {
+    product(false, a, trans_b, m, n, k, 1.0, b, ldb, beta, c, ldc)
+}
+
+/// Checks beta, B and C, handles the empty cases, then runs the blocked product (tiles spread over the pool
+/// when `spread_tiles`).
+#[allow(clippy::too_many_arguments)]
+fn product(
+    spread_tiles: bool,
+    a: &impl PanelSource,
+    trans_b: Transpose,
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    b: &[f32],
+    ldb: usize,
+    beta: f32,
+    c: &mut [f32],
+    ldc: usize,
+) -> Result<(), GemmError> {
     if !beta.is_finite() {
         return Err(GemmError::NonFinite { operand: "beta", value: beta });
     }
@@ -213,11 +177,11 @@ pub(crate) fn gemm_panels(
     if m == 0 || n == 0 {
         return Ok(());
     }
-    if k == 0 {
+    if k == 0 || alpha == 0.0 {
         scale_c(m, n, beta, c, ldc);
         return Ok(());
     }
-    run_tiles(false, a, &Matrix { data: b, ld: ldb, transposed: tb }, m, n, k, 1.0, beta, c, ldc);
+    run_tiles(spread_tiles, a, &Matrix { data: b, ld: ldb, transposed: tb }, m, n, k, alpha, beta, c, ldc);
     Ok(())
 }
 
