@@ -120,6 +120,19 @@ describe('bad input gets a named error and leaves nothing behind', () => {
     expect(() => kiln.matMul([[1]] as never, kiln.zeros([1, 1]))).toThrow('matMul(): a must be a Tensor, got array(1)');
   });
 
+  it('bad dropout and fused-activation arguments', () => {
+    const x = kiln.zeros([2, 4, 4, 3]);
+    const w = kiln.zeros([3, 3, 3, 2]);
+    const base = kiln.memory().liveBytes;
+    expect(() => kiln.dropout(x, 1, 0)).toThrow('dropout(): rate must be in [0, 1), got number 1');
+    expect(() => kiln.dropout(x, 0.5, -1)).toThrow('dropout(): seed must be an integer in [0, 2^32), got number -1');
+    expect(() => kiln.dropout(x, 0.5, 2 ** 32)).toThrow(kiln.ValueError);
+    expect(() => kiln.conv2d(x, w, null, { activation: 'tanh' as never })).toThrow("conv2d(): activation must be 'linear' or 'relu', got string tanh");
+    expect(kiln.memory().liveBytes).toBe(base);
+    x.dispose();
+    w.dispose();
+  });
+
   it('use after dispose', () => {
     const a = kiln.zeros([2, 2]);
     a.dispose();
