@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Training benchmark for the seed CNN (Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense10), batch 64: images/s on
 // each wasm build with 1 and 2 threads and on TF.js' cpu backend, all in this one run; the GFLOP/s a training
-// step achieves next to GEMM 512³ measured in the same process; and where a step's time goes, op by op.
+// step achieves next to GEMM 512³ measured in the same process (rounds of steps interleaved with GEMMs, medians
+// of each, so both see the same state of a shared machine); and where a step's time goes, op by op.
 //   node bench/train.js [--steps 20] [--batch 64] [--tfjs-batch 16] [--out FILE]
 // Each kiln configuration runs in its own process (a rayon pool starts once per process).
 import { execFileSync } from 'node:child_process';
