@@ -533,6 +533,13 @@ pub fn conv2d_backward(
     let (patch, pixels, out_c) = (g.patch_len(), g.output_pixels(), g.out_c);
     let (in_len, out_len) = (g.input_image_len(), g.output_image_len());
     let with_bias = grad_bias.is_some();
+    // Wᵀ [out_c, patch], made once: the input-gradient GEMMs then pack their right operand from contiguous rows.
+    let mut filter_t = vec![0.0f32; if grad_input.is_some() { filter.len() } else { 0 }];
+    if grad_input.is_some() {
+        for (p, row) in filter.chunks_exact(out_c).enumerate() {
+            row.iter().enumerate().for_each(|(o, &w)| filter_t[o * patch + p] = w);
+        }
+    }
     // Per task and block: mask the output gradient once, add its column sums to the bias partial, multiply by
     // the patches (packed straight from the input) for the filter partial, then form the patch gradients in a
     // scratch buffer and scatter them back into the input gradient (col2im).
@@ -564,7 +571,7 @@ pub fn conv2d_backward(
                 if let Some(dx) = task_grad_input.as_deref_mut() {
                     let cols = &mut cols[..rows * patch];
                     let dy = Matrix { data: dy, ld: out_c, transposed: false };
-                    gemm_panels(&dy, Transpose::Yes, rows, patch, out_c, filter, out_c, 0.0, cols, patch)?;
+                    gemm_panels(&dy, Transpose::No, rows, patch, out_c, &filter_t, patch, 0.0, cols, patch)?;
                     col2im(g, cols, &mut dx[first * in_len..][..count * in_len]);
                 }
             }

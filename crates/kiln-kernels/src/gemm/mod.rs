@@ -15,6 +15,7 @@ mod microkernel;
 #[path = "microkernel_scalar.rs"]
 mod microkernel;
 
+use std::cell::RefCell;
 use std::fmt;
 
 pub(crate) const MR: usize = 4;
@@ -237,6 +238,19 @@ fn output_tiles(m: usize, n: usize) -> Vec<(usize, usize)> {
     (0..m).step_by(MC).flat_map(|i0| (0..n).step_by(NC).map(move |j0| (i0, j0))).collect()
 }
 
+thread_local! {
+    /// Each thread's packing buffers (A panels, B panels), kept between calls: packing overwrites what it uses.
+    static PACKED: RefCell<(Vec<f32>, Vec<f32>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The first `len` floats of `buffer`, growing it if needed.
+fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+    &mut buffer[..len]
+}
+
 /// One output tile over the full depth: per KC block, pack its rows of op(A) and columns of op(B), then sweep
 /// the micro-kernel over MR × NR sub-tiles (B panel outer, so it stays in L1 while A panels stream from L2).
 #[allow(clippy::too_many_arguments)]
@@ -257,39 +271,42 @@ unsafe fn compute_tile(
     let nc = NC.min(n - j0);
     // Equal depth blocks: 288 = 1 × 288 rather than 256 + 32, so no block is mostly overhead.
     let depth_block = k.div_ceil(k.div_ceil(KC));
-    let mut packed_a = vec![0.0f32; mc.div_ceil(MR) * MR * depth_block];
-    let mut packed_b = vec![0.0f32; nc.div_ceil(NR) * NR * depth_block];
-    let mut edge = [0.0f32; MR * NR];
-    for p0 in (0..k).step_by(depth_block) {
-        let kc = depth_block.min(k - p0);
-        let beta = if p0 == 0 { beta } else { 1.0 };
-        a.pack(i0, mc, p0, kc, &mut packed_a);
-        pack::pack_b(b, p0, kc, j0, nc, &mut packed_b);
-        for jr in (0..nc).step_by(NR) {
-            let cols = NR.min(nc - jr);
-            let bp = packed_b.as_ptr().add(jr * kc);
-            for ir in (0..mc).step_by(MR) {
-                let rows = MR.min(mc - ir);
-                let ap = packed_a.as_ptr().add(ir * kc);
-                let ct = c.0.add((i0 + ir) * ldc + j0 + jr);
-                if rows == MR && cols == NR {
-                    microkernel::kernel_4x8(kc, ap, bp, ct, ldc, alpha, beta);
-                } else {
-                    for r in 0..rows {
-                        for q in 0..cols {
-                            edge[r * NR + q] = *ct.add(r * ldc + q);
+    PACKED.with(|buffers| {
+        let (packed_a, packed_b) = &mut *buffers.borrow_mut();
+        let packed_a = grown(packed_a, mc.div_ceil(MR) * MR * depth_block);
+        let packed_b = grown(packed_b, nc.div_ceil(NR) * NR * depth_block);
+        let mut edge = [0.0f32; MR * NR];
+        for p0 in (0..k).step_by(depth_block) {
+            let kc = depth_block.min(k - p0);
+            let beta = if p0 == 0 { beta } else { 1.0 };
+            a.pack(i0, mc, p0, kc, packed_a);
+            pack::pack_b(b, p0, kc, j0, nc, packed_b);
+            for jr in (0..nc).step_by(NR) {
+                let cols = NR.min(nc - jr);
+                let bp = packed_b.as_ptr().add(jr * kc);
+                for ir in (0..mc).step_by(MR) {
+                    let rows = MR.min(mc - ir);
+                    let ap = packed_a.as_ptr().add(ir * kc);
+                    let ct = c.0.add((i0 + ir) * ldc + j0 + jr);
+                    if rows == MR && cols == NR {
+                        microkernel::kernel_4x8(kc, ap, bp, ct, ldc, alpha, beta);
+                    } else {
+                        for r in 0..rows {
+                            for q in 0..cols {
+                                edge[r * NR + q] = *ct.add(r * ldc + q);
+                            }
                         }
-                    }
-                    microkernel::kernel_4x8(kc, ap, bp, edge.as_mut_ptr(), NR, alpha, beta);
-                    for r in 0..rows {
-                        for q in 0..cols {
-                            *ct.add(r * ldc + q) = edge[r * NR + q];
+                        microkernel::kernel_4x8(kc, ap, bp, edge.as_mut_ptr(), NR, alpha, beta);
+                        for r in 0..rows {
+                            for q in 0..cols {
+                                *ct.add(r * ldc + q) = edge[r * NR + q];
+                            }
                         }
                     }
                 }
             }
         }
-    }
+    })
 }
 
 #[cfg(test)]
