@@ -8,7 +8,7 @@
 //! the thread count) and masks by ReLU once per block.
 
 use crate::error::{check_rebuilt, check_len, check_positive, product, KernelError};
-use crate::gemm::{gemm_panels, Matrix, PanelSource, Transpose, MR};
+use crate::gemm::{gemm_panels, grown, Matrix, PanelSource, Transpose, MR};
 use crate::par;
 use std::cell::RefCell;
 
@@ -490,10 +490,7 @@ thread_local! {
 fn with_scratch<R>(first: usize, second: usize, work: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
-        if scratch.len() < first + second {
-            scratch.resize(first + second, 0.0);
-        }
-        let (a, b) = scratch[..first + second].split_at_mut(first);
+        let (a, b) = grown(&mut scratch, first + second).split_at_mut(first);
         work(a, b)
     })
 }
@@ -534,12 +531,11 @@ pub fn conv2d_backward(
     let (in_len, out_len) = (g.input_image_len(), g.output_image_len());
     let with_bias = grad_bias.is_some();
     // Wᵀ [out_c, patch], made once: the input-gradient GEMMs then pack their right operand from contiguous rows.
-    let mut filter_t = vec![0.0f32; if grad_input.is_some() { filter.len() } else { 0 }];
-    if grad_input.is_some() {
-        for (p, row) in filter.chunks_exact(out_c).enumerate() {
-            row.iter().enumerate().for_each(|(o, &w)| filter_t[o * patch + p] = w);
-        }
-    }
+    let filter_t: Vec<f32> = if grad_input.is_some() {
+        (0..filter.len()).map(|i| filter[(i % patch) * out_c + i / patch]).collect()
+    } else {
+        Vec::new()
+    };
     // Per task and block: mask the output gradient once, add its column sums to the bias partial, multiply by
     // the patches (packed straight from the input) for the filter partial, then form the patch gradients in a
     // scratch buffer and scatter them back into the input gradient (col2im).

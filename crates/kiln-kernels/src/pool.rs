@@ -136,6 +136,16 @@ impl Pool2dGeometry {
         self.stride_h < self.pool_h || self.stride_w < self.pool_w
     }
 
+    /// Prepares one image's input gradient for the windows' scatter: all zero where windows overlap (they add
+    /// up), else only the cells no window covers (each covered cell is then written exactly once).
+    fn clear_gradient(&self, image: &mut [f32]) {
+        if self.overlaps() {
+            image.fill(0.0);
+        } else {
+            self.zero_uncovered(image);
+        }
+    }
+
     /// Zeroes the cells of one input image that no window covers (gaps from strides wider than the window and
     /// the rows and columns a `valid` pooling leaves out). Only for windows that do not overlap, which then
     /// follow each other in order along both axes.
@@ -172,6 +182,20 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32])
     g.check(KERNEL)?;
     g.check_input(KERNEL, "input", input.len())?;
     g.check_output(KERNEL, "output", output.len())?;
+    // A select rather than f32::max (which skips NaN), so the compiler emits SIMD compares.
+    reduce_windows(g, input, output, |o, v| *o = if v > *o { v } else { *o }, |_, _| {});
+    Ok(())
+}
+
+/// Per output cell and channel: the window's first cell, folded with `combine` over the others, then
+/// `finish(cell, channels)`. One image per task.
+fn reduce_windows(
+    g: &Pool2dGeometry,
+    input: &[f32],
+    output: &mut [f32],
+    combine: impl Fn(&mut f32, f32) + Sync,
+    finish: impl Fn(usize, &mut [f32]) + Sync,
+) {
     let (in_len, c) = (g.input_image_len(), g.channels);
     par::for_each_chunk_mut(output, g.output_image_len(), |b, output| {
         let image = &input[b * in_len..][..in_len];
@@ -179,14 +203,11 @@ pub fn max_pool2d_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32])
             let mut cells = g.window(cell);
             out.copy_from_slice(&image[cells.next().unwrap_or(0)..][..c]);
             for at in cells {
-                // A select rather than f32::max (which skips NaN), so the compiler emits SIMD compares.
-                for (o, &v) in out.iter_mut().zip(&image[at..at + c]) {
-                    *o = if v > *o { v } else { *o };
-                }
+                out.iter_mut().zip(&image[at..at + c]).for_each(|(o, &v)| combine(o, v));
             }
+            finish(cell, out);
         }
     });
-    Ok(())
 }
 
 /// Gradient of [`max_pool2d_forward`] from its `input` and `output` (TensorFlow's MaxPoolGrad): each
@@ -210,11 +231,7 @@ pub fn max_pool2d_backward(
     par::for_each_chunk_mut(grad_input, in_len, |b, grad_input| {
         let image = &input[b * in_len..][..in_len];
         let (output, grad_output) = (&output[b * out_len..][..out_len], &grad_output[b * out_len..][..out_len]);
-        if overlap {
-            grad_input.fill(0.0);
-        } else {
-            g.zero_uncovered(grad_input);
-        }
+        g.clear_gradient(grad_input);
         // The gradient of the current window still to be routed, per channel: cleared where it lands.
         let mut pending = vec![0.0f32; c];
         for (cell, (y, dy)) in output.chunks_exact(c).zip(grad_output.chunks_exact(c)).enumerate() {
@@ -244,18 +261,9 @@ pub fn avg_pool2d_forward(g: &Pool2dGeometry, input: &[f32], output: &mut [f32])
     g.check(KERNEL)?;
     g.check_input(KERNEL, "input", input.len())?;
     g.check_output(KERNEL, "output", output.len())?;
-    let (in_len, c) = (g.input_image_len(), g.channels);
-    par::for_each_chunk_mut(output, g.output_image_len(), |b, output| {
-        let image = &input[b * in_len..][..in_len];
-        for (cell, out) in output.chunks_exact_mut(c).enumerate() {
-            let mut cells = g.window(cell);
-            out.copy_from_slice(&image[cells.next().unwrap_or(0)..][..c]);
-            for at in cells {
-                out.iter_mut().zip(&image[at..at + c]).for_each(|(o, &v)| *o += v);
-            }
-            let scale = g.inverse_count(cell);
-            out.iter_mut().for_each(|o| *o *= scale);
-        }
+    reduce_windows(g, input, output, |o, v| *o += v, |cell, out| {
+        let scale = g.inverse_count(cell);
+        out.iter_mut().for_each(|o| *o *= scale);
     });
     Ok(())
 }
@@ -269,11 +277,7 @@ pub fn avg_pool2d_backward(g: &Pool2dGeometry, grad_output: &[f32], grad_input: 
     let (out_len, c) = (g.output_image_len(), g.channels);
     let overlap = g.overlaps();
     par::for_each_chunk_mut(grad_input, g.input_image_len(), |b, grad_input| {
-        if overlap {
-            grad_input.fill(0.0);
-        } else {
-            g.zero_uncovered(grad_input);
-        }
+        g.clear_gradient(grad_input);
         for (cell, dy) in grad_output[b * out_len..][..out_len].chunks_exact(c).enumerate() {
             let scale = g.inverse_count(cell);
             for at in g.window(cell) {

@@ -244,7 +244,7 @@ thread_local! {
 }
 
 /// The first `len` floats of `buffer`, growing it if needed.
-fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
+pub(crate) fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
     if buffer.len() < len {
         buffer.resize(len, 0.0);
     }
