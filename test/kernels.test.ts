@@ -35,6 +35,7 @@ function convCases(): KernelCase[] {
     conv([2, 9, 9, 3], [3, 3, 3, 5], 1, 'valid', 2),
     conv([5, 32, 32, 3], [3, 3, 3, 32], 1, 'valid'), // conv1 of the seed CNN
     conv([6, 15, 15, 32], [3, 3, 32, 64], 1, 'valid'), // conv2: one image per block, the second task short
+    conv([3, 8, 10, 7], [3, 2, 7, 19], [1, 2], 'same', 2), // three filter panels, the last short; dilated runs
   ];
   return geometries.flatMap(([g, xs, fs], i) => {
     const x = randomValues(prod(xs), 10 + i);

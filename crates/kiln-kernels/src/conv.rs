@@ -1,16 +1,24 @@
-//! 2-D convolution over NHWC activations with HWIO filters (`[k_h, k_w, in_c, out_c]`, the Keras layout), as
-//! GEMMs over the patch matrix `cols[pixels, k_h*k_w*in_c]`, whose column order matches the filter's rows:
-//! `out = cols · W`, `dW = colsᵀ · dY` and `dcols = dY · Wᵀ` (then scattered back by col2im). The patch matrix
-//! is never built: the GEMM packs its panels straight from the images ([`Patches`]). One parallel region per
-//! call, in blocks small enough to stay in L2: the forward pass splits the output rows (so even one image
-//! spreads across threads) and applies bias and ReLU to each block as it leaves the GEMM; the backward pass
-//! splits the batch into fixed tasks of a few images (fixed, so the summed filter gradient does not depend on
-//! the thread count) and masks by ReLU once per block.
+//! 2-D convolution over NHWC activations with HWIO filters (`[k_h, k_w, in_c, out_c]`, the Keras layout). In
+//! terms of the patch matrix `cols[pixels, k_h*k_w*in_c]` (column order = the filter's rows): `out = cols · W`,
+//! `dW = colsᵀ · dY` and `dcols = dY · Wᵀ`, scattered back by col2im. The patch matrix is never built: the
+//! forward and filter-gradient micro-kernels (`conv/kernel_*.rs`) read each pixel's taps in place from the
+//! input, zero-padded once per call when the geometry pads ([`Source`]). One parallel region per call: the
+//! forward pass splits the output rows (so even one image spreads across threads) and its tiles start from the
+//! bias and leave through the activation; the backward pass splits the batch into fixed tasks of a few images
+//! (fixed, so the summed filter gradient does not depend on the thread count) and masks by ReLU once per block.
 
 use crate::error::{check_rebuilt, check_len, check_positive, product, KernelError};
-use crate::gemm::{gemm_panels, grown, Matrix, PanelSource, Transpose, MR};
+use crate::gemm::{gemm_panels, grown, Matrix, Transpose, MR, NR};
 use crate::par;
+use std::borrow::Cow;
 use std::cell::RefCell;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[path = "conv/kernel_simd128.rs"]
+mod kernel;
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[path = "conv/kernel_scalar.rs"]
+mod kernel;
 
 /// TensorFlow padding modes. `Same` gives `out = ceil(in / stride)` and pads
 /// `max((out-1)*stride + (k-1)*dilation + 1 - in, 0)` in total, the smaller half before.
@@ -234,18 +242,77 @@ impl Conv2dGeometry {
     }
 }
 
-/// The patch matrix of a convolution's GEMMs, read straight from the images when the GEMM packs its panels (no
-/// im2col matrix in between): row `r` is output pixel `first_row + r` counted across the batch, column `t` is
-/// tap `t = (ky*k_w + kx)*in_c + c`, zero where the tap falls in the padding. `by_tap` views its transpose
-/// (taps × pixels), the left operand of the filter gradient.
-struct Patches<'a> {
-    g: &'a Conv2dGeometry,
-    images: &'a [f32],
-    first_row: usize,
-    by_tap: bool,
+/// A run of consecutive taps that each output pixel reads `offset` floats past its first tap.
+#[derive(Clone, Copy)]
+struct Run {
+    offset: usize,
+    len: usize,
 }
 
-/// The input position a tap reads at one output pixel, if inside the image: its offset in the batch.
+/// A walk over the output pixels of consecutive images (levels: image, row, column), with the strides per
+/// level of the input (`a`) and of the output gradient (`b`).
+struct Sweep {
+    images: usize,
+    rows: usize,
+    cols: usize,
+    a: [usize; 3],
+    b: [usize; 3],
+}
+
+/// The input as the micro-kernels read it, images of `h × w × in_c` holding every tap of every output pixel:
+/// the input itself when the geometry does not pad, else a zero-padded copy.
+struct Source<'a> {
+    data: Cow<'a, [f32]>,
+    h: usize,
+    w: usize,
+}
+
+impl<'a> Source<'a> {
+    fn new(g: &Conv2dGeometry, input: &'a [f32]) -> Self {
+        let h = (g.out_h - 1) * g.stride_h + (g.k_h - 1) * g.dilation_h + 1;
+        let w = (g.out_w - 1) * g.stride_w + (g.k_w - 1) * g.dilation_w + 1;
+        if g.pad_top == 0 && g.pad_left == 0 && h <= g.in_h && w <= g.in_w {
+            return Source { data: Cow::Borrowed(input), h: g.in_h, w: g.in_w };
+        }
+        let c = g.in_c;
+        let (rows, cols) = (g.in_h.min(h - g.pad_top), g.in_w.min(w - g.pad_left));
+        let mut data = vec![0.0f32; g.batch * h * w * c];
+        par::for_each_chunk_mut(&mut data, h * w * c, |image, padded| {
+            let src = &input[image * g.input_image_len()..][..g.input_image_len()];
+            for (y, row) in src.chunks_exact(g.in_w * c).take(rows).enumerate() {
+                padded[((y + g.pad_top) * w + g.pad_left) * c..][..cols * c].copy_from_slice(&row[..cols * c]);
+            }
+        });
+        Source { data: Cow::Owned(data), h, w }
+    }
+
+    fn image_len(&self, g: &Conv2dGeometry) -> usize {
+        self.h * self.w * g.in_c
+    }
+
+    /// Offset of an output pixel's first tap (ky = kx = channel = 0).
+    fn pixel_offset(&self, g: &Conv2dGeometry, p: &Pixel) -> usize {
+        ((p.image * self.h + p.oy * g.stride_h) * self.w + p.ox * g.stride_w) * g.in_c
+    }
+
+    /// Offset of tap `t = (ky*k_w + kx)*in_c + channel` from its pixel's first tap.
+    fn tap_offset(&self, g: &Conv2dGeometry, t: usize) -> usize {
+        let (ky, kx, channel) = (t / g.in_c / g.k_w, t / g.in_c % g.k_w, t % g.in_c);
+        (ky * g.dilation_h * self.w + kx * g.dilation_w) * g.in_c + channel
+    }
+
+    /// A patch as runs of adjacent taps, in tap order: one per kernel row, or per kernel position when dilated.
+    fn runs(&self, g: &Conv2dGeometry) -> Vec<Run> {
+        let c = g.in_c;
+        if g.dilation_w == 1 {
+            (0..g.k_h).map(|ky| Run { offset: self.tap_offset(g, ky * g.k_w * c), len: g.k_w * c }).collect()
+        } else {
+            (0..g.k_h * g.k_w).map(|tap| Run { offset: self.tap_offset(g, tap * c), len: c }).collect()
+        }
+    }
+}
+
+/// An output pixel, counted across the batch.
 #[derive(Clone, Copy)]
 struct Pixel {
     image: usize,
@@ -270,96 +337,19 @@ impl Pixel {
             }
         }
     }
-
-    /// Offset in the batch of tap (ky, kx)'s channel 0, or None in the padding.
-    fn tap_offset(&self, g: &Conv2dGeometry, ky: usize, kx: usize) -> Option<usize> {
-        let (y, x) = (g.input_row(self.oy, ky)?, g.input_col(self.ox, kx)?);
-        Some(((self.image * g.in_h + y) * g.in_w + x) * g.in_c)
-    }
 }
 
-impl PanelSource for Patches<'_> {
-    fn pack(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
-        if self.by_tap {
-            self.pack_taps(i0, mc, p0, kc, dst)
-        } else {
-            self.pack_pixels(i0, mc, p0, kc, dst)
+/// The filter `[patch, out_c]` as NR-wide panels `[panel][tap][NR]`, columns past out_c zero.
+fn filter_panels(g: &Conv2dGeometry, filter: &[f32]) -> Vec<f32> {
+    let (patch, out_c) = (g.patch_len(), g.out_c);
+    let mut panels = vec![0.0f32; out_c.div_ceil(NR) * patch * NR];
+    for (panel, out) in panels.chunks_exact_mut(patch * NR).enumerate() {
+        let (j0, cols) = (panel * NR, NR.min(out_c - panel * NR));
+        for (dst, src) in out.chunks_exact_mut(NR).zip(filter.chunks_exact(out_c)) {
+            dst[..cols].copy_from_slice(&src[j0..j0 + cols]);
         }
     }
-}
-
-impl Patches<'_> {
-    /// Panels of MR pixels × taps `p0..p0+kc`, each pixel's taps walked one kernel row at a time: a row whose
-    /// taps are adjacent in the input (no horizontal dilation, all inside the image) is one contiguous run.
-    fn pack_pixels(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
-        let (g, c) = (self.g, self.g.in_c);
-        let row_len = g.k_w * c;
-        let end = p0 + kc;
-        for (panel, out) in dst.chunks_exact_mut(kc * MR).take(mc.div_ceil(MR)).enumerate() {
-            let mut pixel = Pixel::at(g, self.first_row + i0 + panel * MR);
-            for lane in 0..MR {
-                if panel * MR + lane >= mc {
-                    out.iter_mut().skip(lane).step_by(MR).for_each(|v| *v = 0.0);
-                    continue;
-                }
-                let whole_rows = g.dilation_w == 1 && g.input_col(pixel.ox, 0).is_some() && g.input_col(pixel.ox, g.k_w - 1).is_some();
-                let mut t = p0;
-                while t < end {
-                    let ky = t / row_len;
-                    let row_end = ((ky + 1) * row_len).min(end);
-                    let slots = out[(t - p0) * MR + lane..].iter_mut().step_by(MR).take(row_end - t);
-                    match pixel.tap_offset(g, ky, 0) {
-                        Some(at) if whole_rows => {
-                            slots.zip(&self.images[at + t - ky * row_len..]).for_each(|(d, &v)| *d = v);
-                        }
-                        _ if g.input_row(pixel.oy, ky).is_none() => slots.for_each(|d| *d = 0.0),
-                        _ => {
-                            for (j, d) in (t..row_end).zip(slots) {
-                                let kx = (j - ky * row_len) / c;
-                                *d = pixel.tap_offset(g, ky, kx).map_or(0.0, |at| self.images[at + j % c]);
-                            }
-                        }
-                    }
-                    t = row_end;
-                }
-                pixel.advance(g);
-            }
-        }
-    }
-
-    /// Panels of MR taps × pixels `p0..p0+kc`. When a panel's taps are channels `c..c+MR` of one kernel
-    /// position (in_c a multiple of MR), each pixel contributes one contiguous run of MR values.
-    fn pack_taps(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
-        let (g, c) = (self.g, self.g.in_c);
-        for (panel, out) in dst.chunks_exact_mut(kc * MR).take(mc.div_ceil(MR)).enumerate() {
-            let t0 = i0 + panel * MR;
-            let taps = MR.min(mc - panel * MR);
-            let mut pixel = Pixel::at(g, self.first_row + p0);
-            if taps == MR && t0 % c + MR <= c {
-                let (ky, kx, channel) = (t0 / c / g.k_w, t0 / c % g.k_w, t0 % c);
-                for lanes in out.chunks_exact_mut(MR) {
-                    match pixel.tap_offset(g, ky, kx) {
-                        Some(at) => lanes.copy_from_slice(&self.images[at + channel..][..MR]),
-                        None => lanes.fill(0.0),
-                    }
-                    pixel.advance(g);
-                }
-                continue;
-            }
-            // (ky, kx, channel) of each lane's tap, None past the last tap.
-            let lane_taps: [Option<(usize, usize, usize)>; MR] =
-                std::array::from_fn(|lane| (lane < taps).then(|| ((t0 + lane) / c / g.k_w, (t0 + lane) / c % g.k_w, (t0 + lane) % c)));
-            for lanes in out.chunks_exact_mut(MR) {
-                for (v, tap) in lanes.iter_mut().zip(&lane_taps) {
-                    *v = match tap.and_then(|(ky, kx, ch)| pixel.tap_offset(g, ky, kx).map(|at| at + ch)) {
-                        Some(at) => self.images[at],
-                        None => 0.0,
-                    };
-                }
-                pixel.advance(g);
-            }
-        }
-    }
+    panels
 }
 
 /// Overwrites one image's gradient with the scatter-add of its patch-row gradients (the adjoint of im2col).
@@ -397,19 +387,27 @@ pub struct Conv2dGrads<'a> {
 /// Images per parallel task: fixed, so the filter-gradient partials (and thus results) do not depend on the
 /// number of threads.
 const IMAGES_PER_TASK: usize = 4;
-/// Patch-matrix floats per block (128 KiB): a block's patches, outputs and packed panels stay in L2.
+/// Floats per block of a backward task (128 KiB): its patch gradients or masked output gradients stay in L2.
 const BLOCK_BUDGET: usize = 1 << 15;
+/// Most output rows in one forward task.
+const MAX_FORWARD_ROWS: usize = 256;
 
 impl Conv2dGeometry {
-    /// Images per block of a backward task (its patch gradients fit the budget), at most the task's.
-    fn images_per_block(&self) -> usize {
-        (BLOCK_BUDGET / (self.output_pixels() * self.patch_len())).clamp(1, IMAGES_PER_TASK)
+    /// Output-gradient rows padded to whole NR-wide panels.
+    fn padded_out_c(&self) -> usize {
+        self.out_c.next_multiple_of(NR)
     }
 
-    /// Output rows (pixels counted across the batch) per forward task: a cache-sized block of patches, a
-    /// multiple of the GEMM's panel height, and at most 256 so that a single image still splits across threads.
+    /// Images per block of a backward task (its patch gradients and masked output gradients fit the budget),
+    /// at most the task's.
+    fn images_per_block(&self) -> usize {
+        (BLOCK_BUDGET / (self.output_pixels() * self.patch_len().max(self.padded_out_c()))).clamp(1, IMAGES_PER_TASK)
+    }
+
+    /// Output rows (pixels counted across the batch) per forward task: fewer for longer patches, a multiple of
+    /// the tile height, and at most [`MAX_FORWARD_ROWS`] so that a single image still splits across threads.
     fn rows_per_forward_task(&self) -> usize {
-        (BLOCK_BUDGET / self.patch_len()).clamp(16, 256) / MR * MR
+        (BLOCK_BUDGET / self.patch_len()).clamp(16, MAX_FORWARD_ROWS) / MR * MR
     }
 
     fn task_count(&self) -> usize {
@@ -432,23 +430,6 @@ fn col2im(g: &Conv2dGeometry, cols: &[f32], images: &mut [f32]) {
     }
 }
 
-/// Adds the bias to each output row and applies the activation, while the block is still in cache.
-fn output_stage(out: &mut [f32], bias: Option<&[f32]>, activation: ConvActivation) {
-    let relu = activation == ConvActivation::Relu;
-    match bias {
-        Some(bias) => {
-            for row in out.chunks_exact_mut(bias.len()) {
-                for (o, &b) in row.iter_mut().zip(bias) {
-                    let v = *o + b;
-                    *o = if v > 0.0 || !relu { v } else { 0.0 };
-                }
-            }
-        }
-        None if relu => out.iter_mut().for_each(|o| *o = if *o > 0.0 { *o } else { 0.0 }),
-        None => {}
-    }
-}
-
 /// `output[b, y, x, o] = act(Σ input[b, y*s+ky*d-pad, x*s+kx*d-pad, c] · filter[ky, kx, c, o] + bias[o])`.
 pub fn conv2d_forward(
     g: &Conv2dGeometry,
@@ -466,39 +447,90 @@ pub fn conv2d_forward(
         check_len(KERNEL, "bias", bias.len(), &[g.out_c])?;
     }
     g.check_output(KERNEL, "output", output.len())?;
-    let (patch, rows_per_task) = (g.patch_len(), g.rows_per_forward_task());
-    // One parallel region over blocks of output rows (each row is computed the same way whatever the split):
-    // the GEMM packs patches straight from the input, then bias and activation run while the block is in cache.
-    par::map_chunks_mut(output, rows_per_task * g.out_c, |task, out| {
-        let rows = out.len() / g.out_c;
-        let patches = Patches { g, images: input, first_row: task * rows_per_task, by_tap: false };
-        gemm_panels(&patches, Transpose::No, rows, g.out_c, patch, filter, g.out_c, 0.0, out, g.out_c)?;
-        output_stage(out, bias, activation);
-        Ok::<(), KernelError>(())
-    })
-    .into_iter()
-    .collect()
+    let source = Source::new(g, input);
+    let runs = source.runs(g);
+    let panels = filter_panels(g, filter);
+    let bias: Vec<f32> = (0..g.padded_out_c()).map(|j| bias.and_then(|b| b.get(j)).copied().unwrap_or(0.0)).collect();
+    let (relu, out_c, rows_per_task) = (activation == ConvActivation::Relu, g.out_c, g.rows_per_forward_task());
+    // One parallel region over blocks of output rows (each row is computed the same way whatever the split).
+    // Per filter panel, 4×8 tiles read their pixels' taps straight from the input, start from the bias and
+    // leave through the activation.
+    par::for_each_chunk_mut(output, rows_per_task * out_c, |task, out| {
+        let rows = out.len() / out_c;
+        // Each row's first tap; the lanes of a short last tile read pixel 0 and are dropped.
+        let mut firsts = [0usize; MAX_FORWARD_ROWS];
+        let mut pixel = Pixel::at(g, task * rows_per_task);
+        for first in &mut firsts[..rows] {
+            *first = source.pixel_offset(g, &pixel);
+            pixel.advance(g);
+        }
+        let mut edge = [0.0f32; MR * NR];
+        for (panel, b) in panels.chunks_exact(g.patch_len() * NR).enumerate() {
+            let (j0, cols) = (panel * NR, NR.min(out_c - panel * NR));
+            for i0 in (0..rows).step_by(MR) {
+                let tile_rows = MR.min(rows - i0);
+                // SAFETY: Source guarantees every run of every pixel lies inside its data; `b` is one panel of
+                // patch × NR floats and `bias` holds whole panels; the tile is inside `out` or is `edge`.
+                unsafe {
+                    let lanes = std::array::from_fn(|lane| source.data.as_ptr().add(firsts[i0 + lane]));
+                    if tile_rows == MR && cols == NR {
+                        let c = out.as_mut_ptr().add(i0 * out_c + j0);
+                        kernel::conv_4x8(lanes, &runs, b.as_ptr(), bias[j0..].as_ptr(), relu, c, out_c);
+                    } else {
+                        kernel::conv_4x8(lanes, &runs, b.as_ptr(), bias[j0..].as_ptr(), relu, edge.as_mut_ptr(), NR);
+                        for (r, tile_row) in edge.chunks_exact(NR).take(tile_rows).enumerate() {
+                            out[(i0 + r) * out_c + j0..][..cols].copy_from_slice(&tile_row[..cols]);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    Ok(())
 }
 
 thread_local! {
-    /// Each thread's patch-gradient (and masked-gradient) buffer, kept between calls: no allocation per task.
+    /// Each thread's patch-gradient and output-gradient buffer, kept between calls: no allocation per task.
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `work` on two scratch slices of `first` and `second` floats (contents unspecified: callers overwrite
-/// what they read). Tasks never nest on one thread, so the buffer is never borrowed twice.
-fn with_scratch<R>(first: usize, second: usize, work: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R {
+/// Runs `work` on three scratch slices of the given lengths (contents unspecified: callers overwrite what they
+/// read). Tasks never nest on one thread, so the buffer is never borrowed twice.
+fn with_scratch<R>(lens: [usize; 3], work: impl FnOnce([&mut [f32]; 3]) -> R) -> R {
     SCRATCH.with(|scratch| {
         let mut scratch = scratch.borrow_mut();
-        let (a, b) = grown(&mut scratch, first + second).split_at_mut(first);
-        work(a, b)
+        let (a, rest) = grown(&mut scratch, lens.iter().sum()).split_at_mut(lens[0]);
+        let (b, c) = rest.split_at_mut(lens[1]);
+        work([a, b, c])
     })
 }
 
-/// One task's share of the filter and bias gradients.
+/// One task's share of the filter gradient (`[patch rounded up to MR][padded out_c]`) and bias gradient.
 struct Partial {
     filter: Vec<f32>,
     bias: Vec<f64>,
+}
+
+/// Writes the output gradient `dy` (rows of `out_c`), zeroed where `mask` (the ReLU output) is not positive, as
+/// NR-wide panels `[panel][row][NR]` with zeros past out_c; returns its column sums (padded to whole panels).
+fn output_gradient_panels(dy: &[f32], mask: Option<&[f32]>, out_c: usize, panels: &mut [f32]) -> Vec<f32> {
+    let rows = dy.len() / out_c;
+    let mut sums = vec![0.0f32; out_c.next_multiple_of(NR)];
+    for ((panel, dst), panel_sums) in panels.chunks_exact_mut(rows * NR).enumerate().zip(sums.chunks_exact_mut(NR)) {
+        let (j0, cols) = (panel * NR, NR.min(out_c - panel * NR));
+        for (r, d) in dst.chunks_exact_mut(NR).enumerate() {
+            let (d, rest) = d.split_at_mut(cols);
+            d.copy_from_slice(&dy[r * out_c + j0..][..cols]);
+            rest.fill(0.0);
+            if let Some(y) = mask {
+                d.iter_mut().zip(&y[r * out_c + j0..][..cols]).for_each(|(v, &y)| *v = if y > 0.0 { *v } else { 0.0 });
+            }
+        }
+        for d in dst.chunks_exact(NR) {
+            panel_sums.iter_mut().zip(d).for_each(|(s, &v)| *s += v);
+        }
+    }
+    sums
 }
 
 /// Gradients of [`conv2d_forward`] with respect to its input, filter and bias. `relu_output` is the forward's
@@ -527,43 +559,67 @@ pub fn conv2d_backward(
     if let Some(db) = &grad_bias {
         check_len(KERNEL, "grad_bias", db.len(), &[g.out_c])?;
     }
-    let (patch, pixels, out_c) = (g.patch_len(), g.output_pixels(), g.out_c);
+    let (patch, pixels, out_c, ld) = (g.patch_len(), g.output_pixels(), g.out_c, g.padded_out_c());
     let (in_len, out_len) = (g.input_image_len(), g.output_image_len());
     let with_bias = grad_bias.is_some();
+    let source = Source::new(g, input);
+    let taps = patch.next_multiple_of(MR);
+    // Each tap's offset from its pixel's first tap; taps past the patch (a short last tile) read tap 0.
+    let tap_offsets: Vec<usize> = (0..taps).map(|t| if t < patch { source.tap_offset(g, t) } else { 0 }).collect();
     // Wᵀ [out_c, patch], made once: the input-gradient GEMMs then pack their right operand from contiguous rows.
     let filter_t: Vec<f32> = if grad_input.is_some() {
         (0..filter.len()).map(|i| filter[(i % patch) * out_c + i / patch]).collect()
     } else {
         Vec::new()
     };
-    // Per task and block: mask the output gradient once, add its column sums to the bias partial, multiply by
-    // the patches (packed straight from the input) for the filter partial, then form the patch gradients in a
-    // scratch buffer and scatter them back into the input gradient (col2im).
+    // Per task and block: copy the output gradient, masked by ReLU, into rows of whole panels; add its column
+    // sums to the bias partial; sweep 4-tap × 8-channel tiles of the filter partial over the block's pixels,
+    // reading the taps straight from the input; then form the patch gradients in a scratch buffer and scatter
+    // them back into the input gradient (col2im).
     let task = |task: usize, mut task_grad_input: Option<&mut [f32]>| -> Result<Partial, KernelError> {
         let first_image = task * IMAGES_PER_TASK;
         let block_rows = g.images_per_block() * pixels;
         let cols_len = if task_grad_input.is_some() { block_rows * patch } else { 0 };
-        let masked_len = if relu_output.is_some() { block_rows * out_c } else { 0 };
-        with_scratch(cols_len, masked_len, |cols, masked| {
-            let mut partial = Partial { filter: vec![0.0; patch * out_c], bias: vec![0.0; if with_bias { out_c } else { 0 }] };
+        // The input-gradient GEMM reads the output gradient in place unless ReLU masks it.
+        let masked_len = if task_grad_input.is_some() && relu_output.is_some() { block_rows * out_c } else { 0 };
+        let mask_into_panels = relu_output.is_some() && masked_len == 0;
+        with_scratch([cols_len, masked_len, block_rows * ld], |[cols, masked, dy_panels]| {
+            let mut partial = Partial { filter: vec![0.0; taps * ld], bias: vec![0.0; if with_bias { out_c } else { 0 }] };
             for (first, count) in blocks(g, task) {
                 let rows = count * pixels;
                 let at = (first_image + first) * out_len;
                 let mut dy = &grad_output[at..][..rows * out_c];
-                if let Some(y) = relu_output {
-                    for ((m, &d), &y) in masked.iter_mut().zip(dy).zip(&y[at..][..rows * out_c]) {
-                        *m = if y > 0.0 { d } else { 0.0 };
-                    }
-                    dy = &masked[..rows * out_c];
+                if let (Some(y), false) = (relu_output, masked.is_empty()) {
+                    let masked = &mut masked[..rows * out_c];
+                    masked.iter_mut().zip(dy).zip(&y[at..]).for_each(|((m, &d), &y)| *m = if y > 0.0 { d } else { 0.0 });
+                    dy = masked;
                 }
+                let mask = if mask_into_panels { relu_output.map(|y| &y[at..][..rows * out_c]) } else { None };
+                let sums = output_gradient_panels(dy, mask, out_c, &mut dy_panels[..rows * ld]);
                 if with_bias {
-                    for row in dy.chunks_exact(out_c) {
-                        partial.bias.iter_mut().zip(row).for_each(|(s, &v)| *s += v as f64);
+                    partial.bias.iter_mut().zip(&sums).for_each(|(b, &s)| *b += s as f64);
+                }
+                let dy_panels = &dy_panels[..rows * ld];
+                let image_len = source.image_len(g);
+                let sweep = Sweep {
+                    images: count,
+                    rows: g.out_h,
+                    cols: g.out_w,
+                    a: [image_len, g.stride_h * source.w * g.in_c, g.stride_w * g.in_c],
+                    b: [pixels * NR, g.out_w * NR, NR],
+                };
+                let images = &source.data[(first_image + first) * image_len..];
+                for (panel, b) in dy_panels.chunks_exact(rows * NR).enumerate() {
+                    for t0 in (0..patch).step_by(MR) {
+                        // SAFETY: the sweep stays inside the block's images (Source holds every tap) and inside
+                        // this panel of the output gradient; the tile lies inside the padded partial.
+                        unsafe {
+                            let lanes = std::array::from_fn(|lane| images.as_ptr().add(tap_offsets[t0 + lane]));
+                            let c = partial.filter.as_mut_ptr().add(t0 * ld + panel * NR);
+                            kernel::filter_grad_4x8(lanes, b.as_ptr(), &sweep, c, ld);
+                        }
                     }
                 }
-                let patches = Patches { g, images: input, first_row: (first_image + first) * pixels, by_tap: true };
-                let beta = if first == 0 { 0.0 } else { 1.0 };
-                gemm_panels(&patches, Transpose::No, patch, out_c, rows, dy, out_c, beta, &mut partial.filter, out_c)?;
                 if let Some(dx) = task_grad_input.as_deref_mut() {
                     let cols = &mut cols[..rows * patch];
                     let dy = Matrix { data: dy, ld: out_c, transposed: false };
@@ -582,7 +638,9 @@ pub fn conv2d_backward(
     let mut bias_total = vec![0.0f64; if with_bias { out_c } else { 0 }];
     for partial in partials {
         let partial = partial?;
-        grad_filter.iter_mut().zip(&partial.filter).for_each(|(d, p)| *d += p);
+        for (dst, src) in grad_filter.chunks_exact_mut(out_c).zip(partial.filter.chunks_exact(ld)) {
+            dst.iter_mut().zip(src).for_each(|(d, p)| *d += p);
+        }
         bias_total.iter_mut().zip(&partial.bias).for_each(|(d, p)| *d += p);
     }
     if let Some(db) = grad_bias {

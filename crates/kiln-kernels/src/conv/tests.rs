@@ -54,7 +54,7 @@ fn relu64(v: &[f64]) -> Vec<f64> {
 /// (batch, in_h, in_w, in_c, out_c, k_h, k_w, stride, dilation, padding)
 type Case = (usize, usize, usize, usize, usize, usize, usize, (usize, usize), (usize, usize), Padding);
 
-const CASES: [Case; 10] = [
+const CASES: [Case; 11] = [
     (3, 7, 9, 3, 6, 3, 3, (1, 1), (1, 1), Padding::Same),
     (3, 7, 9, 3, 6, 3, 3, (2, 2), (1, 1), Padding::Valid),
     (3, 7, 9, 5, 6, 2, 3, (1, 2), (1, 1), Padding::Same),
@@ -63,8 +63,9 @@ const CASES: [Case; 10] = [
     (3, 7, 9, 3, 6, 2, 3, (2, 1), (2, 2), Padding::Same),
     (1, 5, 5, 5, 7, 1, 1, (1, 1), (1, 1), Padding::Valid),
     (11, 5, 7, 3, 4, 3, 3, (2, 2), (1, 1), Padding::Same), // three tasks, the last one short
-    (3, 7, 6, 8, 5, 3, 3, (1, 1), (1, 1), Padding::Same),  // in_c a multiple of the panel height: the
-    (2, 9, 7, 12, 3, 3, 2, (2, 1), (2, 1), Padding::Valid), // contiguous path of the filter-gradient packing
+    (3, 7, 6, 8, 5, 3, 3, (1, 1), (1, 1), Padding::Same),
+    (2, 9, 7, 12, 3, 3, 2, (2, 1), (2, 1), Padding::Valid),
+    (2, 6, 8, 7, 19, 3, 3, (1, 2), (1, 2), Padding::Same), // three filter panels, the last one short
 ];
 
 /// Larger images: one image per block, several blocks per task, odd sizes everywhere.

@@ -5,7 +5,7 @@ use super::{MR, NR};
 use core::arch::wasm32::*;
 
 #[inline(always)]
-unsafe fn madd(a: v128, b: v128, acc: v128) -> v128 {
+pub(crate) unsafe fn madd(a: v128, b: v128, acc: v128) -> v128 {
     #[cfg(target_feature = "relaxed-simd")]
     {
         f32x4_relaxed_madd(a, b, acc)

@@ -4,7 +4,7 @@
 //! Goto-style blocking: the output is cut into tiles of MC rows × NC columns that run independently (in
 //! parallel with the `parallel` feature). Each tile walks the depth in equal blocks of at most KC, packing its
 //! slice of op(A) into MR-tall panels and of op(B) into NR-wide panels, and sweeps the 4×8 micro-kernel over
-//! them. [`gemm_panels`] runs the same product on the calling thread, with op(A) from any [`PanelSource`].
+//! them. [`gemm_panels`] runs the same product on the calling thread.
 
 mod pack;
 
@@ -15,6 +15,8 @@ mod microkernel;
 #[path = "microkernel_scalar.rs"]
 mod microkernel;
 
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) use microkernel::madd;
 use std::cell::RefCell;
 use std::fmt;
 
@@ -119,25 +121,11 @@ pub fn sgemm(
     product(true, &a, trans_b, m, n, k, alpha, b, ldb, beta, c, ldc)
 }
 
-/// Where op(A)'s panels come from: a stored matrix, or anything that can write them directly (a convolution
-/// reads its patches straight from the images, with no im2col matrix in between).
-pub(crate) trait PanelSource: Sync {
-    /// Writes rows `i0..i0+mc`, depth `p0..p0+kc` of op(A) as MR-row panels `dst[panel][p][MR]`, rows past
-    /// `i0+mc` zero.
-    fn pack(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]);
-}
-
-impl PanelSource for Matrix<'_> {
-    fn pack(&self, i0: usize, mc: usize, p0: usize, kc: usize, dst: &mut [f32]) {
-        pack::pack_a(self, i0, mc, p0, kc, dst);
-    }
-}
-
-/// `C[m×n] = A·op(B) + beta·C` on the calling thread, with A `m×k` given by its panels (the caller vouches for
-/// A's shape; B and C are checked here).
+/// `C[m×n] = A·op(B) + beta·C` on the calling thread (the caller vouches for A's shape; B and C are checked
+/// here).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_panels(
-    a: &impl PanelSource,
+    a: &Matrix,
     trans_b: Transpose,
     m: usize,
     n: usize,
@@ -156,7 +144,7 @@ pub(crate) fn gemm_panels(
 #[allow(clippy::too_many_arguments)]
 fn product(
     spread_tiles: bool,
-    a: &impl PanelSource,
+    a: &Matrix,
     trans_b: Transpose,
     m: usize,
     n: usize,
@@ -191,7 +179,7 @@ fn product(
 #[cfg_attr(not(feature = "parallel"), allow(unused_variables))]
 fn run_tiles(
     spread_tiles: bool,
-    a: &impl PanelSource,
+    a: &Matrix,
     b: &Matrix,
     m: usize,
     n: usize,
@@ -255,7 +243,7 @@ pub(crate) fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
 /// the micro-kernel over MR × NR sub-tiles (B panel outer, so it stays in L1 while A panels stream from L2).
 #[allow(clippy::too_many_arguments)]
 unsafe fn compute_tile(
-    a: &impl PanelSource,
+    a: &Matrix,
     b: &Matrix,
     i0: usize,
     j0: usize,
@@ -279,7 +267,7 @@ unsafe fn compute_tile(
         for p0 in (0..k).step_by(depth_block) {
             let kc = depth_block.min(k - p0);
             let beta = if p0 == 0 { beta } else { 1.0 };
-            a.pack(i0, mc, p0, kc, packed_a);
+            pack::pack_a(a, i0, mc, p0, kc, packed_a);
             pack::pack_b(b, p0, kc, j0, nc, packed_b);
             for jr in (0..nc).step_by(NR) {
                 let cols = NR.min(nc - jr);
