@@ -8,7 +8,7 @@
 //! (fixed, so the summed filter gradient does not depend on the thread count) and masks by ReLU once per block.
 
 use crate::error::{check_rebuilt, check_len, check_positive, product, KernelError};
-use crate::gemm::{gemm_panels, grown, Matrix, Transpose, MR, NR};
+use crate::gemm::{grown, MR, NR};
 use crate::par;
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -217,18 +217,6 @@ impl Conv2dGeometry {
         self.out_h * self.out_w
     }
 
-    /// Input row of kernel tap `ky` at output row `oy`, or None inside the padding.
-    #[inline]
-    fn input_row(&self, oy: usize, ky: usize) -> Option<usize> {
-        (oy * self.stride_h + ky * self.dilation_h).checked_sub(self.pad_top).filter(|&y| y < self.in_h)
-    }
-
-    /// Input column of kernel tap `kx` at output column `ox`, or None inside the padding.
-    #[inline]
-    fn input_col(&self, ox: usize, kx: usize) -> Option<usize> {
-        (ox * self.stride_w + kx * self.dilation_w).checked_sub(self.pad_left).filter(|&x| x < self.in_w)
-    }
-
     fn check_activation(&self, kernel: &'static str, argument: &'static str, len: usize) -> Result<(), KernelError> {
         check_len(kernel, argument, len, &[self.batch, self.in_h, self.in_w, self.in_c])
     }
@@ -257,6 +245,16 @@ struct Sweep {
     cols: usize,
     a: [usize; 3],
     b: [usize; 3],
+}
+
+/// What [`kernel::conv_4x8`] does with each row of its tile.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Epilogue {
+    Store,
+    /// Store `max(v, 0)` (0 for NaN).
+    Relu,
+    /// Add to what is there.
+    Add,
 }
 
 /// The input as the micro-kernels read it, images of `h × w × in_c` holding every tap of every output pixel:
@@ -352,21 +350,18 @@ fn filter_panels(g: &Conv2dGeometry, filter: &[f32]) -> Vec<f32> {
     panels
 }
 
-/// Overwrites one image's gradient with the scatter-add of its patch-row gradients (the adjoint of im2col).
-fn col2im_image(g: &Conv2dGeometry, cols: &[f32], image: &mut [f32]) {
-    let c = g.in_c;
-    image.fill(0.0);
-    for (pixel, row) in cols.chunks_exact(g.patch_len()).enumerate() {
-        let (oy, ox) = (pixel / g.out_w, pixel % g.out_w);
-        for (tap, src) in row.chunks_exact(c).enumerate() {
-            let (ky, kx) = (tap / g.k_w, tap % g.k_w);
-            if let (Some(y), Some(x)) = (g.input_row(oy, ky), g.input_col(ox, kx)) {
-                for (d, s) in image[(y * g.in_w + x) * c..][..c].iter_mut().zip(src) {
-                    *d += s;
-                }
-            }
+/// Wᵀ `[out_c, patch]` as NR-wide panels `[panel][o][NR]`, taps past the patch zero: the right operand of the
+/// patch gradients `dcols = dY · Wᵀ`.
+fn transposed_filter_panels(g: &Conv2dGeometry, filter: &[f32]) -> Vec<f32> {
+    let (patch, out_c) = (g.patch_len(), g.out_c);
+    let mut panels = vec![0.0f32; patch.div_ceil(NR) * out_c * NR];
+    for (panel, out) in panels.chunks_exact_mut(out_c * NR).enumerate() {
+        let (t0, taps) = (panel * NR, NR.min(patch - panel * NR));
+        for (o, dst) in out.chunks_exact_mut(NR).enumerate() {
+            dst.iter_mut().take(taps).enumerate().for_each(|(j, d)| *d = filter[(t0 + j) * out_c + o]);
         }
     }
+    panels
 }
 
 /// The activation fused into the convolution's output stage.
@@ -389,6 +384,8 @@ pub struct Conv2dGrads<'a> {
 const IMAGES_PER_TASK: usize = 4;
 /// Floats per block of a backward task (128 KiB): its patch gradients or masked output gradients stay in L2.
 const BLOCK_BUDGET: usize = 1 << 15;
+/// A bias of zeros for tiles that have none.
+const ZEROS: [f32; NR] = [0.0; NR];
 /// Most output rows in one forward task.
 const MAX_FORWARD_ROWS: usize = 256;
 
@@ -422,14 +419,6 @@ fn blocks(g: &Conv2dGeometry, task: usize) -> impl Iterator<Item = (usize, usize
     (0..images).step_by(per).map(move |first| (first, per.min(images - first)))
 }
 
-/// col2im of the front of `cols` into the consecutive images of `images` (overwritten).
-fn col2im(g: &Conv2dGeometry, cols: &[f32], images: &mut [f32]) {
-    let cols_len = g.output_pixels() * g.patch_len();
-    for (image, image_cols) in images.chunks_exact_mut(g.input_image_len()).zip(cols.chunks_exact(cols_len)) {
-        col2im_image(g, image_cols, image);
-    }
-}
-
 /// `output[b, y, x, o] = act(Σ input[b, y*s+ky*d-pad, x*s+kx*d-pad, c] · filter[ky, kx, c, o] + bias[o])`.
 pub fn conv2d_forward(
     g: &Conv2dGeometry,
@@ -451,7 +440,8 @@ pub fn conv2d_forward(
     let runs = source.runs(g);
     let panels = filter_panels(g, filter);
     let bias: Vec<f32> = (0..g.padded_out_c()).map(|j| bias.and_then(|b| b.get(j)).copied().unwrap_or(0.0)).collect();
-    let (relu, out_c, rows_per_task) = (activation == ConvActivation::Relu, g.out_c, g.rows_per_forward_task());
+    let epilogue = if activation == ConvActivation::Relu { Epilogue::Relu } else { Epilogue::Store };
+    let (out_c, rows_per_task) = (g.out_c, g.rows_per_forward_task());
     // One parallel region over blocks of output rows (each row is computed the same way whatever the split).
     // Per filter panel, 4×8 tiles read their pixels' taps straight from the input, start from the bias and
     // leave through the activation.
@@ -474,10 +464,11 @@ pub fn conv2d_forward(
                 unsafe {
                     let lanes = std::array::from_fn(|lane| source.data.as_ptr().add(firsts[i0 + lane]));
                     if tile_rows == MR && cols == NR {
-                        let c = out.as_mut_ptr().add(i0 * out_c + j0);
-                        kernel::conv_4x8(lanes, &runs, b.as_ptr(), bias[j0..].as_ptr(), relu, c, out_c);
+                        let dst = std::array::from_fn(|r| out.as_mut_ptr().add((i0 + r) * out_c + j0));
+                        kernel::conv_4x8(lanes, &runs, b.as_ptr(), bias[j0..].as_ptr(), dst, epilogue);
                     } else {
-                        kernel::conv_4x8(lanes, &runs, b.as_ptr(), bias[j0..].as_ptr(), relu, edge.as_mut_ptr(), NR);
+                        let dst = std::array::from_fn(|r| edge.as_mut_ptr().add(r * NR));
+                        kernel::conv_4x8(lanes, &runs, b.as_ptr(), bias[j0..].as_ptr(), dst, epilogue);
                         for (r, tile_row) in edge.chunks_exact(NR).take(tile_rows).enumerate() {
                             out[(i0 + r) * out_c + j0..][..cols].copy_from_slice(&tile_row[..cols]);
                         }
@@ -533,6 +524,59 @@ fn output_gradient_panels(dy: &[f32], mask: Option<&[f32]>, out_c: usize, panels
     sums
 }
 
+/// Adds the patch gradients `dY · Wᵀ` of a block's pixels into `target` (the block's images as [`Source`] lays
+/// them out) at the taps they came from. A tile of 8 taps adjacent in the image adds each pixel's row with
+/// vector stores; other tiles (and a short last group of pixels) go through a buffer, tap by tap.
+fn add_patch_gradients(g: &Conv2dGeometry, source: &Source, tap_offsets: &[usize], dy: &[f32], filter_t: &[f32], target: &mut [f32]) {
+    let (patch, out_c) = (g.patch_len(), g.out_c);
+    let rows = dy.len() / out_c;
+    let whole_row = [Run { offset: 0, len: out_c }];
+    let mut edge = [0.0f32; MR * NR];
+    for (panel, b) in filter_t.chunks_exact(out_c * NR).enumerate() {
+        let t0 = panel * NR;
+        let adjacent = t0 + NR <= patch && (1..NR).all(|j| tap_offsets[t0 + j] == tap_offsets[t0] + j);
+        let mut pixel = Pixel::at(g, 0);
+        for i0 in (0..rows).step_by(MR) {
+            let tile_rows = MR.min(rows - i0);
+            let firsts: [usize; MR] = std::array::from_fn(|_| {
+                let first = source.pixel_offset(g, &pixel);
+                pixel.advance(g);
+                first
+            });
+            // SAFETY: the lanes are rows of dy (a short group repeats its first); each pixel's taps lie inside
+            // the block's images in `target`, and `b` is one panel of out_c × NR floats.
+            unsafe {
+                let lanes = std::array::from_fn(|lane| dy.as_ptr().add((i0 + if lane < tile_rows { lane } else { 0 }) * out_c));
+                if adjacent && tile_rows == MR {
+                    let dst = std::array::from_fn(|r| target.as_mut_ptr().add(firsts[r] + tap_offsets[t0]));
+                    kernel::conv_4x8(lanes, &whole_row, b.as_ptr(), ZEROS.as_ptr(), dst, Epilogue::Add);
+                } else {
+                    let dst = std::array::from_fn(|r| edge.as_mut_ptr().add(r * NR));
+                    kernel::conv_4x8(lanes, &whole_row, b.as_ptr(), ZEROS.as_ptr(), dst, Epilogue::Store);
+                    for (first, tile_row) in firsts.iter().zip(edge.chunks_exact(NR)).take(tile_rows) {
+                        for (&offset, &v) in tap_offsets[t0..].iter().zip(tile_row).take(patch - t0) {
+                            target[first + offset] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Copies the input-gradient images out of their zero-padded layout (`padded`, as [`Source`] lays them out)
+/// into `dx`; input pixels no tap reads get zero.
+fn crop_padding(g: &Conv2dGeometry, source: &Source, padded: &[f32], dx: &mut [f32]) {
+    let c = g.in_c;
+    let (rows, cols) = (g.in_h.min(source.h - g.pad_top), g.in_w.min(source.w - g.pad_left));
+    dx.fill(0.0);
+    for (image, padded_image) in dx.chunks_exact_mut(g.input_image_len()).zip(padded.chunks_exact(source.image_len(g))) {
+        for (y, row) in image.chunks_exact_mut(g.in_w * c).take(rows).enumerate() {
+            row[..cols * c].copy_from_slice(&padded_image[((y + g.pad_top) * source.w + g.pad_left) * c..][..cols * c]);
+        }
+    }
+}
+
 /// Gradients of [`conv2d_forward`] with respect to its input, filter and bias. `relu_output` is the forward's
 /// output when it applied [`ConvActivation::Relu`]: the gradient then flows only where it is positive.
 pub fn conv2d_backward(
@@ -566,24 +610,23 @@ pub fn conv2d_backward(
     let taps = patch.next_multiple_of(MR);
     // Each tap's offset from its pixel's first tap; taps past the patch (a short last tile) read tap 0.
     let tap_offsets: Vec<usize> = (0..taps).map(|t| if t < patch { source.tap_offset(g, t) } else { 0 }).collect();
-    // Wᵀ [out_c, patch], made once: the input-gradient GEMMs then pack their right operand from contiguous rows.
-    let filter_t: Vec<f32> = if grad_input.is_some() {
-        (0..filter.len()).map(|i| filter[(i % patch) * out_c + i / patch]).collect()
-    } else {
-        Vec::new()
-    };
-    // Per task and block: copy the output gradient, masked by ReLU, into rows of whole panels; add its column
-    // sums to the bias partial; sweep 4-tap × 8-channel tiles of the filter partial over the block's pixels,
-    // reading the taps straight from the input; then form the patch gradients in a scratch buffer and scatter
-    // them back into the input gradient (col2im).
+    let filter_t = if grad_input.is_some() { transposed_filter_panels(g, filter) } else { Vec::new() };
+    let padded = matches!(source.data, Cow::Owned(_));
+    let image_len = source.image_len(g);
+    // Per task and block: copy the output gradient, masked by ReLU, into panels; add its column sums to the
+    // bias partial; sweep 4-tap × 8-channel tiles of the filter partial over the block's pixels, reading the
+    // taps straight from the input; then form 4-pixel × 8-tap tiles of the patch gradients and add each row
+    // straight into the input gradient (col2im without a column buffer), zero-padded like the input when the
+    // geometry pads.
     let task = |task: usize, mut task_grad_input: Option<&mut [f32]>| -> Result<Partial, KernelError> {
         let first_image = task * IMAGES_PER_TASK;
-        let block_rows = g.images_per_block() * pixels;
-        let cols_len = if task_grad_input.is_some() { block_rows * patch } else { 0 };
-        // The input-gradient GEMM reads the output gradient in place unless ReLU masks it.
+        let block_images = g.images_per_block();
+        let block_rows = block_images * pixels;
+        let padded_len = if task_grad_input.is_some() && padded { block_images * image_len } else { 0 };
+        // The input-gradient tiles read the output gradient in place unless ReLU masks it.
         let masked_len = if task_grad_input.is_some() && relu_output.is_some() { block_rows * out_c } else { 0 };
         let mask_into_panels = relu_output.is_some() && masked_len == 0;
-        with_scratch([cols_len, masked_len, block_rows * ld], |[cols, masked, dy_panels]| {
+        with_scratch([padded_len, masked_len, block_rows * ld], |[padded_dx, masked, dy_panels]| {
             let mut partial = Partial { filter: vec![0.0; taps * ld], bias: vec![0.0; if with_bias { out_c } else { 0 }] };
             for (first, count) in blocks(g, task) {
                 let rows = count * pixels;
@@ -600,7 +643,6 @@ pub fn conv2d_backward(
                     partial.bias.iter_mut().zip(&sums).for_each(|(b, &s)| *b += s as f64);
                 }
                 let dy_panels = &dy_panels[..rows * ld];
-                let image_len = source.image_len(g);
                 let sweep = Sweep {
                     images: count,
                     rows: g.out_h,
@@ -621,10 +663,16 @@ pub fn conv2d_backward(
                     }
                 }
                 if let Some(dx) = task_grad_input.as_deref_mut() {
-                    let cols = &mut cols[..rows * patch];
-                    let dy = Matrix { data: dy, ld: out_c, transposed: false };
-                    gemm_panels(&dy, Transpose::No, rows, patch, out_c, &filter_t, patch, 0.0, cols, patch)?;
-                    col2im(g, cols, &mut dx[first * in_len..][..count * in_len]);
+                    let dx = &mut dx[first * in_len..][..count * in_len];
+                    if padded {
+                        let padded_dx = &mut padded_dx[..count * image_len];
+                        padded_dx.fill(0.0);
+                        add_patch_gradients(g, &source, &tap_offsets, dy, &filter_t, padded_dx);
+                        crop_padding(g, &source, padded_dx, dx);
+                    } else {
+                        dx.fill(0.0);
+                        add_patch_gradients(g, &source, &tap_offsets, dy, &filter_t, dx);
+                    }
                 }
             }
             Ok(partial)

@@ -1,16 +1,18 @@
 //! Portable convolution micro-kernels (native builds and tests): a 4×8 output tile, operands read in place.
 
-use super::{Run, Sweep};
+use super::{Epilogue, Run, Sweep};
 use crate::gemm::{MR, NR};
 
-/// `c[r][j] = act(bias[j] + Σ_runs Σ_i lanes[r][run.offset + i] · b[t·NR + j])` for r < 4, j < 8, where `t`
-/// counts the taps of all runs in order (b is one NR-wide panel of the filter, tap-major).
+/// Tile `t[r][j] = bias[j] + Σ_runs Σ_i lanes[r][run.offset + i] · b[k·NR + j]` for r < 4, j < 8, where `k`
+/// counts the taps of all runs in order (b is one NR-wide panel, tap-major); row r then goes to the 8 floats at
+/// `out[r]` through the epilogue, rows in order.
 ///
 /// # Safety
 /// Every lane must be readable at `run.offset .. run.offset + run.len` for each run, `b` for
-/// `NR · Σ run.len` floats, `bias` for NR floats, and `c` writable for 4 rows of NR floats at stride `ldc`.
+/// `NR · Σ run.len` floats, `bias` for NR floats, and each `out` row writable (and readable for
+/// [`Epilogue::Add`]) for NR floats.
 #[inline(always)]
-pub unsafe fn conv_4x8(lanes: [*const f32; MR], runs: &[Run], b: *const f32, bias: *const f32, relu: bool, c: *mut f32, ldc: usize) {
+pub unsafe fn conv_4x8(lanes: [*const f32; MR], runs: &[Run], b: *const f32, bias: *const f32, out: [*mut f32; MR], epilogue: Epilogue) {
     let mut acc = [[0.0f32; NR]; MR];
     acc.iter_mut().for_each(|row| row.iter_mut().enumerate().for_each(|(j, v)| *v = *bias.add(j)));
     let mut bp = b;
@@ -23,9 +25,13 @@ pub unsafe fn conv_4x8(lanes: [*const f32; MR], runs: &[Run], b: *const f32, bia
             bp = bp.add(NR);
         }
     }
-    for (r, row) in acc.iter().enumerate() {
+    for (row, dst) in acc.iter().zip(out) {
         for (j, &v) in row.iter().enumerate() {
-            *c.add(r * ldc + j) = if v > 0.0 || !relu { v } else { 0.0 };
+            *dst.add(j) = match epilogue {
+                Epilogue::Store => v,
+                Epilogue::Relu => if v > 0.0 { v } else { 0.0 },
+                Epilogue::Add => *dst.add(j) + v,
+            };
         }
     }
 }

@@ -1,14 +1,14 @@
 //! wasm simd128 convolution micro-kernels: a 4×8 output tile in eight v128 accumulators, operands read in
 //! place (no packed patch matrix). Same contracts as `kernel_scalar.rs`.
 
-use super::{Run, Sweep};
+use super::{Epilogue, Run, Sweep};
 use crate::gemm::{madd, MR, NR};
 use core::arch::wasm32::*;
 
 /// # Safety
 /// Same as `kernel_scalar::conv_4x8`.
 #[inline(always)]
-pub unsafe fn conv_4x8(lanes: [*const f32; MR], runs: &[Run], b: *const f32, bias: *const f32, relu: bool, c: *mut f32, ldc: usize) {
+pub unsafe fn conv_4x8(lanes: [*const f32; MR], runs: &[Run], b: *const f32, bias: *const f32, out: [*mut f32; MR], epilogue: Epilogue) {
     let (bias0, bias1) = (v128_load(bias as *const v128), v128_load(bias.add(4) as *const v128));
     let (mut c00, mut c01, mut c10, mut c11) = (bias0, bias1, bias0, bias1);
     let (mut c20, mut c21, mut c30, mut c31) = (bias0, bias1, bias0, bias1);
@@ -35,10 +35,16 @@ pub unsafe fn conv_4x8(lanes: [*const f32; MR], runs: &[Run], b: *const f32, bia
     }
     let rows = [(c00, c01), (c10, c11), (c20, c21), (c30, c31)];
     let zero = f32x4_splat(0.0);
-    for (i, (lo, hi)) in rows.into_iter().enumerate() {
-        // pmax(0, v) is 0 for NaN as well as for negatives, like the scalar `v > 0 ? v : 0`.
-        let (lo, hi) = if relu { (f32x4_pmax(zero, lo), f32x4_pmax(zero, hi)) } else { (lo, hi) };
-        let cr = c.add(i * ldc);
+    // Row by row, so that rows adding into overlapping memory see each other's sums.
+    for ((lo, hi), cr) in rows.into_iter().zip(out) {
+        let (lo, hi) = match epilogue {
+            Epilogue::Store => (lo, hi),
+            // pmax(0, v) is 0 for NaN as well as for negatives, like the scalar `v > 0 ? v : 0`.
+            Epilogue::Relu => (f32x4_pmax(zero, lo), f32x4_pmax(zero, hi)),
+            Epilogue::Add => {
+                (f32x4_add(v128_load(cr as *const v128), lo), f32x4_add(v128_load(cr.add(4) as *const v128), hi))
+            }
+        };
         v128_store(cr as *mut v128, lo);
         v128_store(cr.add(4) as *mut v128, hi);
     }

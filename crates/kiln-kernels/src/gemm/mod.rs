@@ -4,7 +4,7 @@
 //! Goto-style blocking: the output is cut into tiles of MC rows × NC columns that run independently (in
 //! parallel with the `parallel` feature). Each tile walks the depth in equal blocks of at most KC, packing its
 //! slice of op(A) into MR-tall panels and of op(B) into NR-wide panels, and sweeps the 4×8 micro-kernel over
-//! them. [`gemm_panels`] runs the same product on the calling thread.
+//! them.
 
 mod pack;
 
@@ -59,10 +59,10 @@ impl fmt::Display for GemmError {
 impl std::error::Error for GemmError {}
 
 /// A read-only row-major operand viewed through an optional transpose.
-pub(crate) struct Matrix<'a> {
-    pub data: &'a [f32],
-    pub ld: usize,
-    pub transposed: bool,
+struct Matrix<'a> {
+    data: &'a [f32],
+    ld: usize,
+    transposed: bool,
 }
 
 impl Matrix<'_> {
@@ -116,49 +116,10 @@ pub fn sgemm(
     }
     let ta = trans_a == Transpose::Yes;
     let (a_rows, a_cols) = if ta { (k, m) } else { (m, k) };
-    check_operand("A", a.len(), a_rows, a_cols, lda)?;
-    let a = Matrix { data: a, ld: lda, transposed: ta };
-    product(true, &a, trans_b, m, n, k, alpha, b, ldb, beta, c, ldc)
-}
-
-/// `C[m×n] = A·op(B) + beta·C` on the calling thread (the caller vouches for A's shape; B and C are checked
-/// here).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_panels(
-    a: &Matrix,
-    trans_b: Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) -> Result<(), GemmError> {
-    product(false, a, trans_b, m, n, k, 1.0, b, ldb, beta, c, ldc)
-}
-
-/// Checks beta, B and C, handles the empty cases, then runs the blocked product (tiles spread over the pool
-/// when `spread_tiles`).
-#[allow(clippy::too_many_arguments)]
-fn product(
-    spread_tiles: bool,
-    a: &Matrix,
-    trans_b: Transpose,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    b: &[f32],
-    ldb: usize,
-    beta: f32,
-    c: &mut [f32],
-    ldc: usize,
-) -> Result<(), GemmError> {
     if !beta.is_finite() {
         return Err(GemmError::NonFinite { operand: "beta", value: beta });
     }
+    check_operand("A", a.len(), a_rows, a_cols, lda)?;
     let tb = trans_b == Transpose::Yes;
     let (b_rows, b_cols) = if tb { (n, k) } else { (k, n) };
     check_operand("B", b.len(), b_rows, b_cols, ldb)?;
@@ -170,7 +131,8 @@ fn product(
         scale_c(m, n, beta, c, ldc);
         return Ok(());
     }
-    run_tiles(spread_tiles, a, &Matrix { data: b, ld: ldb, transposed: tb }, m, n, k, alpha, beta, c, ldc);
+    let a = Matrix { data: a, ld: lda, transposed: ta };
+    run_tiles(&a, &Matrix { data: b, ld: ldb, transposed: tb }, m, n, k, alpha, beta, c, ldc);
     Ok(())
 }
 
@@ -178,7 +140,6 @@ fn product(
 #[allow(clippy::too_many_arguments)]
 #[cfg_attr(not(feature = "parallel"), allow(unused_variables))]
 fn run_tiles(
-    spread_tiles: bool,
     a: &Matrix,
     b: &Matrix,
     m: usize,
@@ -199,7 +160,7 @@ fn run_tiles(
     };
     // A single tile runs inline.
     #[cfg(feature = "parallel")]
-    if spread_tiles && tiles.len() > 1 {
+    if tiles.len() > 1 {
         use rayon::prelude::*;
         tiles.par_iter().for_each(run_tile);
         return;
