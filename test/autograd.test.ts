@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as kiln from '../ts/index.node.js';
-import { GRAD_CASES, checkFusedConvRelu, checkGradients } from './gradcheck.js';
+import { GRAD_CASES, checkFusedConvMaxPool, checkFusedConvRelu, checkGradients } from './gradcheck.js';
 import { randomValues } from './helpers.js';
 
 describe('gradients on the reference backend match central differences', () => {
@@ -9,6 +9,7 @@ describe('gradients on the reference backend match central differences', () => {
   });
   for (const c of GRAD_CASES) it(c.name, () => checkGradients(c));
   it('conv2d with fused ReLU has the gradients of conv2d then relu', checkFusedConvRelu);
+  it('conv2d with a fused max pooling has the values and gradients of conv2d then maxPool2d', checkFusedConvMaxPool);
 
   it('a custom loss mixing two terms (distillation-style) gets gradients without backward code', () => {
     const w = kiln.tensor(randomValues(6 * 4, 1), [6, 4]);

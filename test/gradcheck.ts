@@ -73,6 +73,36 @@ export function checkFusedConvRelu(): void {
   for (const t of [x, w, b, weights, ...fused, ...composed]) t.dispose();
 }
 
+/**
+ * conv2d with a max pooling fused into its kernel must give exactly the values and the gradients of conv2d then
+ * maxPool2d: with ReLU and 2×2 windows (the seed CNN's layers), and linear with 3×2 windows spaced 3×3 apart
+ * after a strided 'same' convolution (an odd output whose last row and columns no window covers).
+ */
+export function checkFusedConvMaxPool(): void {
+  const [x, w, b] = [[3, 9, 11, 3], [3, 3, 3, 5], [5]].map((shape, i) => kiln.tensor(randomValues(size(shape), 50 + i), shape));
+  const variants: [kiln.Conv2dOptions, kiln.Pool2dOptions][] = [
+    [{ activation: 'relu' }, { poolSize: 2 }],
+    [{ padding: 'same', strides: [1, 2] }, { poolSize: [3, 2], strides: 3 }],
+  ];
+  for (const [options, pool] of variants) {
+    const forward = (fused: boolean) => (fused ? kiln.conv2d(x, w, b, { ...options, maxPool: pool }) : kiln.maxPool2d(kiln.conv2d(x, w, b, options), pool));
+    const [fusedOut, composedOut] = [forward(true), forward(false)];
+    expect(fusedOut.shape).toEqual(composedOut.shape);
+    expect(Array.from(fusedOut.dataSync())).toEqual(Array.from(composedOut.dataSync()));
+    const weights = kiln.tensor(randomValues(composedOut.size, 55), composedOut.shape);
+    const objective = (fused: boolean) => () => kiln.sum(kiln.mul(forward(fused), weights));
+    const fused = kiln.grad(objective(true), [x, w, b]);
+    const composed = kiln.grad(objective(false), [x, w, b]);
+    fused.forEach((g, i) => {
+      const [got, want] = [g.dataSync(), composed[i].dataSync()];
+      expect(want.some((v) => v !== 0), `input ${i} gradient is not all zero`).toBe(true);
+      want.forEach((v, j) => expect(Math.abs(got[j] - v), `input ${i}[${j}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(v))));
+    });
+    for (const t of [fusedOut, composedOut, weights, ...fused, ...composed]) t.dispose();
+  }
+  for (const t of [x, w, b]) t.dispose();
+}
+
 /** Distinct values, so max-pool windows have no ties a perturbation could flip. */
 const distinct = (shape: number[], i: number) => {
   const n = shape.reduce((a, b) => a * b, 1);

@@ -2,11 +2,11 @@
 // interface, for the simd and threads builds; then the gradient checks again on wasm.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as kiln from '../ts/index.node.js';
-import type { Backend, Conv2dGeometry, Pool2dGeometry, Storage } from '../ts/backend/backend.js';
+import { NO_WINNER, winnerStorageSize, type Backend, type Conv2dGeometry, type Pool2dGeometry, type Storage } from '../ts/backend/backend.js';
 import { getBackend } from '../ts/backend/registry.js';
 import { ReferenceBackend } from '../ts/backend/reference/index.js';
 import { conv2dGeometry, pool2dGeometry } from '../ts/ops/geometry.js';
-import { GRAD_CASES, checkFusedConvRelu, checkGradients } from './gradcheck.js';
+import { GRAD_CASES, checkFusedConvMaxPool, checkFusedConvRelu, checkGradients } from './gradcheck.js';
 import { randomValues, relativeError } from './helpers.js';
 
 type Inputs = (Float32Array | Int32Array)[];
@@ -68,6 +68,42 @@ function convCases(): KernelCase[] {
         run: (b, [x, filter, dy], [dFilter]) => b.conv2dBackward(g, { x, filter, reluOutput: null, dy, dx: null, dFilter, dBias: null }),
       },
     ] satisfies KernelCase[];
+  });
+}
+
+/** conv2dMaxPool and its backward; the backward reads random winners (each cell of a window, or none). */
+function convMaxPoolCases(): KernelCase[] {
+  const geometries: [Conv2dGeometry, number[], number[], Pool2dGeometry][] = [
+    [...conv([3, 12, 12, 3], [3, 3, 3, 8], 1, 'valid'), pool2dGeometry('test', [3, 10, 10, 8], 2, undefined, 'valid')],
+    [...conv([2, 9, 11, 5], [3, 3, 5, 11], 1, 'same'), pool2dGeometry('test', [2, 9, 11, 11], [3, 2], [3, 3], 'valid')],
+  ];
+  return geometries.flatMap(([g, xs, fs, p], i) => {
+    const x = randomValues(prod(xs), 60 + i);
+    const f = randomValues(prod(fs), 62 + i);
+    const bias = randomValues(g.outC, 64 + i);
+    const pooled = p.batch * p.outH * p.outW * p.channels;
+    const dy = randomValues(pooled, 66 + i);
+    const cells = p.poolH * p.poolW;
+    const winnerBytes = Uint8Array.from(randomValues(winnerStorageSize(p) * 4, 68 + i), (v) => (v > 0.8 ? NO_WINNER : Math.floor((v + 1) * cells) % cells));
+    const winners = new Int32Array(winnerBytes.buffer);
+    const tag = `[${xs}]*[${fs}] ${g.padding}, pool [${p.poolH},${p.poolW}] s[${p.strideH},${p.strideW}]`;
+    const forwardOutputs: [number, 'float32' | 'int32'][] = [[pooled, 'float32'], [winnerStorageSize(p), 'int32']];
+    const grads: [number, 'float32'][] = [[x.length, 'float32'], [f.length, 'float32'], [g.outC, 'float32']];
+    return [true, false].flatMap((relu) => [
+      {
+        name: `conv2dMaxPool${relu ? ' relu' : ''} ${tag}`,
+        inputs: [x, f, bias],
+        outputs: forwardOutputs,
+        run: (b, [x, f, bias], [y, won]) => b.conv2dMaxPool(g, p, x, f, bias, relu, y, won),
+      },
+    ] satisfies KernelCase[]).concat([
+      {
+        name: `conv2dBackward after conv2dMaxPool ${tag}`,
+        inputs: [x, f, dy, winners],
+        outputs: grads,
+        run: (b, [x, filter, dy, won], [dx, dFilter, dBias]) => b.conv2dBackward(g, { x, filter, reluOutput: null, dy, maxPool: { g: p, winners: won }, dx, dFilter, dBias }),
+      },
+    ]);
   });
 }
 
@@ -158,6 +194,7 @@ const CASES: KernelCase[] = [
     ] satisfies KernelCase[];
   })(),
   ...convCases(),
+  ...convMaxPoolCases(),
   ...poolCases(),
   {
     name: 'adamUpdate (AdamW)', inputs: [randomValues(N, 130), randomValues(N, 131), randomValues(N, 132).map((v) => v * 0.1), positive(N, 133).map((v) => v * 0.01)], outputs: [],
@@ -221,4 +258,5 @@ describe('gradients on the wasm backend match central differences', () => {
   });
   for (const c of GRAD_CASES) it(c.name, () => checkGradients(c));
   it('conv2d with fused ReLU has the gradients of conv2d then relu', checkFusedConvRelu);
+  it('conv2d with a fused max pooling has the values and gradients of conv2d then maxPool2d', checkFusedConvMaxPool);
 });

@@ -28,6 +28,21 @@ describe('Sequential on the reference backend', () => {
     model.dispose();
   });
 
+  it('runs a convolution and the max pooling after it as one fused kernel, with the same predictions', () => {
+    const model = kiln.sequential(
+      [layers.conv2d(4, 3, { activation: 'relu' }), layers.maxPooling2d({ poolSize: 2 }), layers.conv2d(3, 2), layers.maxPooling2d({ poolSize: 2, strides: 1 }), layers.flatten()],
+      { inputShape: [9, 8, 2], seed: 5 },
+    );
+    const x = kiln.tensor(randomValues(3 * 9 * 8 * 2, 9), [3, 9, 8, 2]);
+    const fused = model.call(x);
+    // Layer by layer: nothing fused (the second pooling overlaps, so the model cannot fuse it either).
+    const unfused = kiln.scope(() => model.layers.reduce((h, layer) => layer.call(h, false), x));
+    expect(fused.shape).toEqual([3, 3]);
+    expect(Array.from(fused.dataSync())).toEqual(Array.from(unfused.dataSync()));
+    for (const t of [x, fused, unfused]) t.dispose();
+    model.dispose();
+  });
+
   it('learns a separable problem with Adam, reports history, evaluates and predicts', () => {
     const model = kiln.sequential([layers.dense(8, { activation: 'relu' }), layers.dense(2)], { inputShape: [4], seed: 3 });
     model.compile({ optimizer: new kiln.Adam({ learningRate: 0.05 }), loss: 'sparseCategoricalCrossentropy', fromLogits: true, metrics: ['accuracy'] });

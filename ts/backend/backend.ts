@@ -48,6 +48,14 @@ export interface Conv2dGeometry {
   outW: number;
 }
 
+/** In conv2dMaxPool's winners: a pooled value whose window passes no gradient (ReLU zeroed all of it). */
+export const NO_WINNER = 255;
+
+/** Elements of the int32 storage that holds conv2dMaxPool's winners, one byte per pooled value. */
+export function winnerStorageSize(pool: Pool2dGeometry): number {
+  return Math.ceil((pool.batch * pool.outH * pool.outW * pool.channels) / 4);
+}
+
 export interface Pool2dGeometry {
   batch: number;
   inH: number;
@@ -101,8 +109,12 @@ export interface BackendInfo {
 export interface Conv2dBackwardArgs {
   x: Storage;
   filter: Storage;
+  /** conv2d's output when it applied ReLU; null otherwise and after conv2dMaxPool. */
   reluOutput: Storage | null;
+  /** Gradient of the output (of the pooled output after conv2dMaxPool). */
   dy: Storage;
+  /** After conv2dMaxPool: its pooling and the winners it recorded. */
+  maxPool?: { g: Pool2dGeometry; winners: Storage } | null;
   dx: Storage | null;
   dFilter: Storage;
   dBias: Storage | null;
@@ -155,6 +167,13 @@ export interface Backend {
   conv2d(g: Conv2dGeometry, x: Storage, filter: Storage, bias: Storage | null, relu: boolean, out: Storage): void;
   /** Gradients of conv2d (each overwritten; dx and dBias skipped when null); `reluOutput` is conv2d's output when it applied ReLU. */
   conv2dBackward(g: Conv2dGeometry, args: Conv2dBackwardArgs): void;
+  /**
+   * conv2d then max pooling `pool` (windows that neither overlap nor pad) in one pass, never writing the
+   * full-size output: `out` is the pooled output; `winners` (int32 storage of `winnerStorageSize(pool)`
+   * elements, one byte per pooled value) records each value's window cell, row-major, or NO_WINNER where ReLU
+   * left the window all zeros. conv2dBackward with `maxPool` takes the gradient from there.
+   */
+  conv2dMaxPool(g: Conv2dGeometry, pool: Pool2dGeometry, x: Storage, filter: Storage, bias: Storage | null, relu: boolean, out: Storage, winners: Storage): void;
   maxPool(g: Pool2dGeometry, x: Storage, out: Storage): void;
   /**
    * Gradient of max pooling from its input `x` and output `y`: each window's `dy` goes to the window's first

@@ -1,7 +1,7 @@
 /** Conv2D and 2-D pooling layers (NHWC). */
 import { ValueError, describe } from '../errors.js';
 import { zeros } from '../ops/creation.js';
-import { avgPool2d, conv2d, maxPool2d, type Pool2dOptions } from '../ops/conv.js';
+import { avgPool2d, conv2d, isFusableMaxPool, maxPool2d, type Pool2dOptions } from '../ops/conv.js';
 import { conv2dGeometry, pair, pool2dGeometry, type Pair } from '../ops/geometry.js';
 import { keep, type Shape, type Tensor } from '../tensor.js';
 import { activationFn, type ActivationName } from './activations.js';
@@ -43,12 +43,24 @@ export class Conv2D implements Layer {
     return [g.outH, g.outW, this.filters];
   }
 
-  call(x: Tensor): Tensor {
+  /** With `maxPool` (see `fuses`), returns the max-pooled output, pooled inside the convolution kernel. */
+  call(x: Tensor, _training = false, maxPool?: Pool2dOptions): Tensor {
     const [kernel, bias] = this.weights;
     const { strides, padding, dilation, activation } = this.options;
     // ReLU (the usual case) runs inside the convolution kernel; other activations follow as their own op.
-    if (activation === 'relu') return conv2d(x, kernel, bias ?? null, { strides, padding, dilation, activation });
+    if (activation === undefined || activation === 'linear' || activation === 'relu') {
+      return conv2d(x, kernel, bias ?? null, { strides, padding, dilation, activation, maxPool });
+    }
     return this.activate(conv2d(x, kernel, bias ?? null, { strides, padding, dilation }));
+  }
+
+  /** Whether `next` is a max pooling this layer can run inside its own kernel. */
+  fuses(next: Layer | undefined): next is Pooling2D {
+    const { activation } = this.options;
+    return (
+      next instanceof Pooling2D && next.kind === 'MaxPooling2D' && isFusableMaxPool(next.options) &&
+      (activation === undefined || activation === 'linear' || activation === 'relu')
+    );
   }
 
   dispose(): void {
@@ -59,7 +71,7 @@ export class Conv2D implements Layer {
 export class Pooling2D extends StatelessLayer {
   constructor(
     readonly kind: 'MaxPooling2D' | 'AveragePooling2D',
-    private readonly options: Pool2dOptions,
+    readonly options: Pool2dOptions,
   ) {
     super();
   }

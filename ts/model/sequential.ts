@@ -9,6 +9,7 @@ import { scope, type Shape, type Tensor } from '../tensor.js';
 import { sizeOf } from '../ops/validate.js';
 import { mulberry32, shuffleInPlace } from '../random.js';
 import type { Layer } from '../layers/layer.js';
+import { Conv2D } from '../layers/conv.js';
 import { Adam, type Optimizer } from '../optim/optimizers.js';
 import { lossByName, type LossFn, type LossName } from './losses.js';
 
@@ -147,7 +148,19 @@ export class Sequential {
     if (x.shape.join() !== expected.join()) {
       throw new ShapeError(`model: input must have shape [batch, ${this.inputShape}], got [${x.shape}]`);
     }
-    return this.layers.reduce((h, layer) => layer.call(h, training), x);
+    let h = x;
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i];
+      const next = this.layers[i + 1];
+      // A convolution followed by a max pooling it can fuse runs both in one kernel (no full-size output).
+      if (layer instanceof Conv2D && layer.fuses(next)) {
+        h = layer.call(h, training, next.options);
+        i++;
+      } else {
+        h = layer.call(h, training);
+      }
+    }
+    return h;
   }
 
   private source(op: string, x: Float32Array | Tensor | DataSource, y?: Float32Array | Int32Array | Tensor): DataSource {

@@ -1,8 +1,9 @@
 /** 2-D convolution (NHWC input, HWIO filter) and pooling, with gradients. */
-import { record } from '../autograd/tape.js';
+import { record, willRecord } from '../autograd/tape.js';
+import { winnerStorageSize, type Conv2dGeometry } from '../backend/backend.js';
 import { ShapeError, ValueError, describe } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { conv2dGeometry, pool2dGeometry, type Pair } from './geometry.js';
+import { conv2dGeometry, pair, pool2dGeometry, type Pair } from './geometry.js';
 import { allocateTensor, assertRank, assertTensor, sameBackend } from './validate.js';
 
 export interface Conv2dOptions {
@@ -11,6 +12,18 @@ export interface Conv2dOptions {
   dilation?: Pair;
   /** Applied in the kernel as the output is written (default 'linear'). */
   activation?: 'linear' | 'relu';
+  /**
+   * Max-pools the activated output in the same kernel, which then never writes the full-size output: the op
+   * returns the pooled tensor. Windows must neither overlap nor pad (see `isFusableMaxPool`).
+   */
+  maxPool?: Pool2dOptions;
+}
+
+/** Whether conv2d can fuse this max pooling: 'valid' padding, strides at least the window, under 255 cells. */
+export function isFusableMaxPool(options: Pool2dOptions): boolean {
+  const [poolH, poolW] = pair('maxPool', 'poolSize', options.poolSize ?? 2);
+  const [strideH, strideW] = pair('maxPool', 'strides', options.strides ?? [poolH, poolW]);
+  return (options.padding ?? 'valid') === 'valid' && strideH >= poolH && strideW >= poolW && poolH * poolW < 255;
 }
 
 /** y = act(conv(x, filter) + bias): x [batch, h, w, inC], filter [kh, kw, inC, outC], bias [outC]. */
@@ -29,6 +42,7 @@ export function conv2d(x: Tensor, filter: Tensor, bias: Tensor | null = null, op
   if (activation !== 'linear' && activation !== 'relu') throw new ValueError(`${op}: activation must be 'linear' or 'relu', got ${describe(activation)}`);
   const g = conv2dGeometry(op, x.shape, filter.shape, options.strides ?? 1, options.padding ?? 'valid', options.dilation ?? 1);
   const relu = activation === 'relu';
+  if (options.maxPool !== undefined) return conv2dMaxPool(op, g, x, filter, bias, relu, options.maxPool);
   const y = allocateTensor(backend, [g.batch, g.outH, g.outW, g.outC]);
   backend.conv2d(g, x.storage, filter.storage, bias?.storage ?? null, relu, y.storage);
   return record(y, bias ? [x, filter, bias] : [x, filter], (dy, [needInput]) => {
@@ -41,6 +55,41 @@ export function conv2d(x: Tensor, filter: Tensor, bias: Tensor | null = null, op
       filter: filter.storage,
       reluOutput: relu ? y.storage : null,
       dy: dy.storage,
+      dx: dx?.storage ?? null,
+      dFilter: dFilter.storage,
+      dBias: dBias?.storage ?? null,
+    });
+    return [dx, dFilter, dBias];
+  });
+}
+
+/** conv2d followed by max pooling, in one kernel each way; the winners it records route the gradient. */
+function conv2dMaxPool(op: string, g: Conv2dGeometry, x: Tensor, filter: Tensor, bias: Tensor | null, relu: boolean, options: Pool2dOptions): Tensor {
+  const pool = pool2dGeometry(`${op} maxPool`, [g.batch, g.outH, g.outW, g.outC], options.poolSize ?? 2, options.strides, options.padding ?? 'valid');
+  if (!isFusableMaxPool(options)) {
+    throw new ValueError(
+      `${op}: maxPool windows must neither overlap nor pad (padding 'valid', strides ≥ poolSize, under 255 cells), got poolSize [${pool.poolH}, ${pool.poolW}], strides [${pool.strideH}, ${pool.strideW}], padding '${pool.padding}'`,
+    );
+  }
+  const backend = x.backend;
+  const y = allocateTensor(backend, [pool.batch, pool.outH, pool.outW, pool.channels]);
+  const winners = allocateTensor(backend, [winnerStorageSize(pool)], 'int32');
+  backend.conv2dMaxPool(g, pool, x.storage, filter.storage, bias?.storage ?? null, relu, y.storage, winners.storage);
+  const inputs = bias ? [x, filter, bias] : [x, filter];
+  if (!willRecord(inputs)) {
+    winners.dispose();
+    return y;
+  }
+  return record(y, inputs, (dy, [needInput]) => {
+    const dx = needInput ? allocateTensor(backend, x.shape) : null;
+    const dFilter = allocateTensor(backend, filter.shape);
+    const dBias = bias ? allocateTensor(backend, bias.shape) : null;
+    backend.conv2dBackward(g, {
+      x: x.storage,
+      filter: filter.storage,
+      reluOutput: null,
+      dy: dy.storage,
+      maxPool: { g: pool, winners: winners.storage },
       dx: dx?.storage ?? null,
       dFilter: dFilter.storage,
       dBias: dBias?.storage ?? null,

@@ -10,8 +10,13 @@
 use crate::error::{check_rebuilt, check_len, check_positive, product, KernelError};
 use crate::gemm::{grown, MR, NR};
 use crate::par;
+use crate::pool::Pool2dGeometry;
 use std::borrow::Cow;
 use std::cell::RefCell;
+
+mod max_pool;
+pub use max_pool::{conv2d_max_pool_forward, NO_WINNER};
+use max_pool::{check_pool, unpool};
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[path = "conv/kernel_simd128.rs"]
@@ -436,39 +441,70 @@ pub fn conv2d_forward(
         check_len(KERNEL, "bias", bias.len(), &[g.out_c])?;
     }
     g.check_output(KERNEL, "output", output.len())?;
-    let source = Source::new(g, input);
-    let runs = source.runs(g);
-    let panels = filter_panels(g, filter);
-    let bias: Vec<f32> = (0..g.padded_out_c()).map(|j| bias.and_then(|b| b.get(j)).copied().unwrap_or(0.0)).collect();
-    let epilogue = if activation == ConvActivation::Relu { Epilogue::Relu } else { Epilogue::Store };
-    let (out_c, rows_per_task) = (g.out_c, g.rows_per_forward_task());
+    let forward = Forward::new(g, input, filter, bias, activation);
+    let rows_per_task = g.rows_per_forward_task();
     // One parallel region over blocks of output rows (each row is computed the same way whatever the split).
-    // Per filter panel, 4×8 tiles read their pixels' taps straight from the input, start from the bias and
-    // leave through the activation.
-    par::for_each_chunk_mut(output, rows_per_task * out_c, |task, out| {
-        let rows = out.len() / out_c;
-        // Each row's first tap; the lanes of a short last tile read pixel 0 and are dropped.
-        let mut firsts = [0usize; MAX_FORWARD_ROWS];
+    par::for_each_chunk_mut(output, rows_per_task * g.out_c, |task, out| {
         let mut pixel = Pixel::at(g, task * rows_per_task);
-        for first in &mut firsts[..rows] {
-            *first = source.pixel_offset(g, &pixel);
-            pixel.advance(g);
+        let firsts: Vec<usize> = (0..out.len() / g.out_c)
+            .map(|_| {
+                let first = forward.source.pixel_offset(g, &pixel);
+                pixel.advance(g);
+                first
+            })
+            .collect();
+        forward.rows(&firsts, out);
+    });
+    Ok(())
+}
+
+/// A forward pass made ready once per call: the (padded) input, its runs, the filter's panels and the bias.
+struct Forward<'a> {
+    g: &'a Conv2dGeometry,
+    source: Source<'a>,
+    runs: Vec<Run>,
+    panels: Vec<f32>,
+    bias: Vec<f32>,
+    epilogue: Epilogue,
+}
+
+impl<'a> Forward<'a> {
+    fn new(g: &'a Conv2dGeometry, input: &'a [f32], filter: &[f32], bias: Option<&[f32]>, activation: ConvActivation) -> Self {
+        let source = Source::new(g, input);
+        Forward {
+            g,
+            runs: source.runs(g),
+            source,
+            panels: filter_panels(g, filter),
+            bias: (0..g.padded_out_c()).map(|j| bias.and_then(|b| b.get(j)).copied().unwrap_or(0.0)).collect(),
+            epilogue: if activation == ConvActivation::Relu { Epilogue::Relu } else { Epilogue::Store },
         }
+    }
+
+    /// The output rows of the pixels whose first taps are at `firsts`, into `out` (rows of out_c): per filter
+    /// panel, 4×8 tiles read their pixels' taps straight from the input, start from the bias and leave through
+    /// the activation.
+    fn rows(&self, firsts: &[usize], out: &mut [f32]) {
+        let (rows, out_c) = (firsts.len(), self.g.out_c);
         let mut edge = [0.0f32; MR * NR];
-        for (panel, b) in panels.chunks_exact(g.patch_len() * NR).enumerate() {
+        for (panel, b) in self.panels.chunks_exact(self.g.patch_len() * NR).enumerate() {
             let (j0, cols) = (panel * NR, NR.min(out_c - panel * NR));
+            let bias = self.bias[j0..].as_ptr();
             for i0 in (0..rows).step_by(MR) {
                 let tile_rows = MR.min(rows - i0);
                 // SAFETY: Source guarantees every run of every pixel lies inside its data; `b` is one panel of
-                // patch × NR floats and `bias` holds whole panels; the tile is inside `out` or is `edge`.
+                // patch × NR floats and `bias` holds whole panels; the tile is inside `out` or is `edge`. The
+                // lanes of a short last tile repeat its first pixel and are dropped.
                 unsafe {
-                    let lanes = std::array::from_fn(|lane| source.data.as_ptr().add(firsts[i0 + lane]));
+                    let lanes = std::array::from_fn(|lane| {
+                        self.source.data.as_ptr().add(firsts[i0 + if lane < tile_rows { lane } else { 0 }])
+                    });
                     if tile_rows == MR && cols == NR {
                         let dst = std::array::from_fn(|r| out.as_mut_ptr().add((i0 + r) * out_c + j0));
-                        kernel::conv_4x8(lanes, &runs, b.as_ptr(), bias[j0..].as_ptr(), dst, epilogue);
+                        kernel::conv_4x8(lanes, &self.runs, b.as_ptr(), bias, dst, self.epilogue);
                     } else {
                         let dst = std::array::from_fn(|r| edge.as_mut_ptr().add(r * NR));
-                        kernel::conv_4x8(lanes, &runs, b.as_ptr(), bias[j0..].as_ptr(), dst, epilogue);
+                        kernel::conv_4x8(lanes, &self.runs, b.as_ptr(), bias, dst, self.epilogue);
                         for (r, tile_row) in edge.chunks_exact(NR).take(tile_rows).enumerate() {
                             out[(i0 + r) * out_c + j0..][..cols].copy_from_slice(&tile_row[..cols]);
                         }
@@ -476,8 +512,7 @@ pub fn conv2d_forward(
                 }
             }
         }
-    });
-    Ok(())
+    }
 }
 
 thread_local! {
@@ -577,24 +612,42 @@ fn crop_padding(g: &Conv2dGeometry, source: &Source, padded: &[f32], dx: &mut [f
     }
 }
 
-/// Gradients of [`conv2d_forward`] with respect to its input, filter and bias. `relu_output` is the forward's
-/// output when it applied [`ConvActivation::Relu`]: the gradient then flows only where it is positive.
+/// The gradient reaching a convolution's output.
+#[derive(Clone, Copy)]
+pub enum OutputGrad<'a> {
+    /// Of [`conv2d_forward`]'s output; `relu_output` is that output when it applied [`ConvActivation::Relu`]:
+    /// the gradient then flows only where it is positive.
+    Direct { grad: &'a [f32], relu_output: Option<&'a [f32]> },
+    /// Of [`conv2d_max_pool_forward`]'s pooled output, with the winners it recorded.
+    MaxPooled { pool: &'a Pool2dGeometry, grad: &'a [f32], winners: &'a [u8] },
+}
+
+/// Gradients of [`conv2d_forward`] or [`conv2d_max_pool_forward`] with respect to its input, filter and bias.
 pub fn conv2d_backward(
     g: &Conv2dGeometry,
     input: &[f32],
     filter: &[f32],
-    relu_output: Option<&[f32]>,
-    grad_output: &[f32],
+    output_grad: OutputGrad,
     grads: Conv2dGrads,
 ) -> Result<(), KernelError> {
     const KERNEL: &str = "conv2d_backward";
     g.check(KERNEL)?;
     g.check_activation(KERNEL, "input", input.len())?;
     g.check_filter(KERNEL, "filter", filter.len())?;
-    if let Some(y) = relu_output {
-        g.check_output(KERNEL, "relu_output", y.len())?;
+    match output_grad {
+        OutputGrad::Direct { grad, relu_output } => {
+            if let Some(y) = relu_output {
+                g.check_output(KERNEL, "relu_output", y.len())?;
+            }
+            g.check_output(KERNEL, "grad_output", grad.len())?;
+        }
+        OutputGrad::MaxPooled { pool, grad, winners } => {
+            check_pool(KERNEL, g, pool)?;
+            let dims = [pool.batch, pool.out_h, pool.out_w, pool.channels];
+            check_len(KERNEL, "grad_output", grad.len(), &dims)?;
+            check_len(KERNEL, "winners", winners.len(), &dims)?;
+        }
     }
-    g.check_output(KERNEL, "grad_output", grad_output.len())?;
     let Conv2dGrads { input: grad_input, filter: grad_filter, bias: grad_bias } = grads;
     if let Some(dx) = &grad_input {
         g.check_activation(KERNEL, "grad_input", dx.len())?;
@@ -613,7 +666,7 @@ pub fn conv2d_backward(
     let filter_t = if grad_input.is_some() { transposed_filter_panels(g, filter) } else { Vec::new() };
     let padded = matches!(source.data, Cow::Owned(_));
     let image_len = source.image_len(g);
-    // Per task and block: copy the output gradient, masked by ReLU, into panels; add its column sums to the
+    // Per task and block: copy the output gradient (unpooled, masked by ReLU) into panels; add its column sums to the
     // bias partial; sweep 4-tap × 8-channel tiles of the filter partial over the block's pixels, reading the
     // taps straight from the input; then form 4-pixel × 8-tap tiles of the patch gradients and add each row
     // straight into the input gradient (col2im without a column buffer), zero-padded like the input when the
@@ -623,21 +676,36 @@ pub fn conv2d_backward(
         let block_images = g.images_per_block();
         let block_rows = block_images * pixels;
         let padded_len = if task_grad_input.is_some() && padded { block_images * image_len } else { 0 };
-        // The input-gradient tiles read the output gradient in place unless ReLU masks it.
-        let masked_len = if task_grad_input.is_some() && relu_output.is_some() { block_rows * out_c } else { 0 };
-        let mask_into_panels = relu_output.is_some() && masked_len == 0;
-        with_scratch([padded_len, masked_len, block_rows * ld], |[padded_dx, masked, dy_panels]| {
+        // The output gradient is read in place unless it must be made: unpooled, or masked by ReLU for the
+        // input-gradient tiles (the filter gradient's panels mask as they copy).
+        let made = match output_grad {
+            OutputGrad::Direct { relu_output, .. } => task_grad_input.is_some() && relu_output.is_some(),
+            OutputGrad::MaxPooled { .. } => true,
+        };
+        let made_len = if made { block_rows * out_c } else { 0 };
+        with_scratch([padded_len, made_len, block_rows * ld], |[padded_dx, made_dy, dy_panels]| {
             let mut partial = Partial { filter: vec![0.0; taps * ld], bias: vec![0.0; if with_bias { out_c } else { 0 }] };
             for (first, count) in blocks(g, task) {
                 let rows = count * pixels;
                 let at = (first_image + first) * out_len;
-                let mut dy = &grad_output[at..][..rows * out_c];
-                if let (Some(y), false) = (relu_output, masked.is_empty()) {
-                    let masked = &mut masked[..rows * out_c];
-                    masked.iter_mut().zip(dy).zip(&y[at..]).for_each(|((m, &d), &y)| *m = if y > 0.0 { d } else { 0.0 });
-                    dy = masked;
-                }
-                let mask = if mask_into_panels { relu_output.map(|y| &y[at..][..rows * out_c]) } else { None };
+                let (dy, mask) = match output_grad {
+                    OutputGrad::Direct { grad, relu_output } => {
+                        let grad = &grad[at..][..rows * out_c];
+                        match relu_output.map(|y| &y[at..][..rows * out_c]) {
+                            Some(y) if made => {
+                                let made_dy = &mut made_dy[..rows * out_c];
+                                made_dy.iter_mut().zip(grad).zip(y).for_each(|((m, &d), &y)| *m = if y > 0.0 { d } else { 0.0 });
+                                (&*made_dy, None)
+                            }
+                            mask => (grad, mask),
+                        }
+                    }
+                    OutputGrad::MaxPooled { pool, grad, winners } => {
+                        let made_dy = &mut made_dy[..rows * out_c];
+                        unpool(g, pool, grad, winners, first_image + first, made_dy);
+                        (&*made_dy, None)
+                    }
+                };
                 let sums = output_gradient_panels(dy, mask, out_c, &mut dy_panels[..rows * ld]);
                 if with_bias {
                     partial.bias.iter_mut().zip(&sums).for_each(|(b, &s)| *b += s as f64);

@@ -21,7 +21,10 @@ pub use activation::{
     sigmoid_backward, sigmoid_backward_in_place, sigmoid_forward, sigmoid_forward_in_place, softmax_rows,
     tanh_backward, tanh_backward_in_place, tanh_forward, tanh_forward_in_place,
 };
-pub use conv::{conv2d_backward, conv2d_forward, Conv2dGeometry, Conv2dGrads, ConvActivation, Padding};
+pub use conv::{
+    conv2d_backward, conv2d_forward, conv2d_max_pool_forward, Conv2dGeometry, Conv2dGrads, ConvActivation, OutputGrad, Padding,
+    NO_WINNER,
+};
 pub use dropout::dropout_forward;
 pub use error::KernelError;
 pub use gemm::{sgemm, GemmError, Transpose};

@@ -84,7 +84,7 @@ impl Pool2dGeometry {
     }
 
     /// Rebuilds the geometry from its defining fields and fails unless it matches.
-    fn check(&self, kernel: &'static str) -> Result<(), KernelError> {
+    pub(crate) fn check(&self, kernel: &'static str) -> Result<(), KernelError> {
         let rebuilt = Self::new(
             self.batch,
             self.in_h,

@@ -191,12 +191,64 @@ pub fn conv2d_backward(
 ) -> Result<(), JsError> {
     let (x_len, f_len, y_len) = s.lens();
     let relu_output = (!relu_output.is_null()).then(|| f32s(relu_output, y_len));
-    let grads = k::Conv2dGrads {
+    let output_grad = k::OutputGrad::Direct { grad: f32s(dy, y_len), relu_output };
+    k::conv2d_backward(&s.0, f32s(x, x_len), f32s(filter, f_len), output_grad, conv_grads(s, dx, d_filter, d_bias)).map_err(js)
+}
+
+/// conv2d then max pooling in one pass (windows that neither overlap nor pad): `out` is the pooled output and
+/// `winners` (one byte per pooled value) the window cell each came from.
+#[allow(clippy::too_many_arguments)]
+#[wasm_bindgen]
+pub fn conv2d_max_pool(
+    s: &Conv2dShape,
+    pool: &Pool2dShape,
+    x: *const f32,
+    filter: *const f32,
+    bias: *const f32,
+    relu: bool,
+    out: *mut f32,
+    winners: *mut u8,
+) -> Result<(), JsError> {
+    let (x_len, f_len, _) = s.lens();
+    let (_, pooled_len) = pool.lens();
+    let bias = (!bias.is_null()).then(|| f32s(bias, s.0.out_c));
+    let activation = if relu { k::ConvActivation::Relu } else { k::ConvActivation::Linear };
+    // SAFETY: `winners` is a live buffer of at least one byte per pooled value (TypeScript sizes it).
+    let winners = unsafe { std::slice::from_raw_parts_mut(winners, pooled_len) };
+    k::conv2d_max_pool_forward(&s.0, &pool.0, f32s(x, x_len), f32s(filter, f_len), bias, activation, f32s_mut(out, pooled_len), winners)
+        .map_err(js)
+}
+
+/// Gradients of `conv2d_max_pool` from the gradient of its pooled output `dy` and its `winners`; `dx` and
+/// `d_bias`: 0 means none.
+#[allow(clippy::too_many_arguments)]
+#[wasm_bindgen]
+pub fn conv2d_max_pool_backward(
+    s: &Conv2dShape,
+    pool: &Pool2dShape,
+    x: *const f32,
+    filter: *const f32,
+    dy: *const f32,
+    winners: *const u8,
+    dx: *mut f32,
+    d_filter: *mut f32,
+    d_bias: *mut f32,
+) -> Result<(), JsError> {
+    let (x_len, f_len, _) = s.lens();
+    let (_, pooled_len) = pool.lens();
+    // SAFETY: as in `conv2d_max_pool`.
+    let winners = unsafe { std::slice::from_raw_parts(winners, pooled_len) };
+    let output_grad = k::OutputGrad::MaxPooled { pool: &pool.0, grad: f32s(dy, pooled_len), winners };
+    k::conv2d_backward(&s.0, f32s(x, x_len), f32s(filter, f_len), output_grad, conv_grads(s, dx, d_filter, d_bias)).map_err(js)
+}
+
+fn conv_grads<'a>(s: &Conv2dShape, dx: *mut f32, d_filter: *mut f32, d_bias: *mut f32) -> k::Conv2dGrads<'a> {
+    let (x_len, f_len, _) = s.lens();
+    k::Conv2dGrads {
         input: (!dx.is_null()).then(|| f32s_mut(dx, x_len)),
         filter: f32s_mut(d_filter, f_len),
         bias: (!d_bias.is_null()).then(|| f32s_mut(d_bias, s.0.out_c)),
-    };
-    k::conv2d_backward(&s.0, f32s(x, x_len), f32s(filter, f_len), relu_output, f32s(dy, y_len), grads).map_err(js)
+    }
 }
 
 /// The pooling geometry from the sizes TypeScript validated; Rust re-derives and checks it.

@@ -6,6 +6,7 @@ import type {
   ActivationGradOp, AdamArgs, Backend, BackendInfo, BinaryOp, Conv2dBackwardArgs, Conv2dGeometry, GemmArgs, MemoryInfo,
   Pool2dGeometry, Storage, StorageDType, UnaryOp,
 } from '../backend.js';
+import { NO_WINNER } from '../backend.js';
 import { ValueError } from '../../errors.js';
 
 class ArrayStorage implements Storage {
@@ -19,6 +20,11 @@ class ArrayStorage implements Storage {
 }
 
 const f32 = (s: Storage): Float32Array => (s as ArrayStorage).values as Float32Array;
+/** The bytes of a winners storage (see Backend.conv2dMaxPool). */
+const winnerBytes = (s: Storage): Uint8Array => {
+  const values = (s as ArrayStorage).values;
+  return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+};
 const i32 = (s: Storage): Int32Array => (s as ArrayStorage).values as Int32Array;
 
 const UNARY: Record<UnaryOp, (x: number) => number> = {
@@ -225,9 +231,9 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  conv2dBackward(g: Conv2dGeometry, { x, filter, reluOutput, dy, dx, dFilter, dBias }: Conv2dBackwardArgs): void {
+  conv2dBackward(g: Conv2dGeometry, { x, filter, reluOutput, dy, maxPool, dx, dFilter, dBias }: Conv2dBackwardArgs): void {
     const [xv, fv, dfv] = [f32(x), f32(filter), f32(dFilter)];
-    const dyv = Float32Array.from(f32(dy));
+    const dyv = maxPool ? this.unpool(g, maxPool.g, f32(dy), winnerBytes(maxPool.winners)) : Float32Array.from(f32(dy));
     if (reluOutput) {
       const yv = f32(reluOutput);
       for (let o = 0; o < dyv.length; o++) if (!(yv[o] > 0)) dyv[o] = 0;
@@ -247,8 +253,32 @@ export class ReferenceBackend implements Backend {
     }
   }
 
-  /** Calls visit(outIndex, inIndex) for every window cell of the pooling that lands inside the input. */
-  private poolTaps(g: Pool2dGeometry, visit: (o: number, i: number) => void): void {
+  conv2dMaxPool(g: Conv2dGeometry, pool: Pool2dGeometry, x: Storage, filter: Storage, bias: Storage | null, relu: boolean, out: Storage, winners: Storage): void {
+    const y = new ArrayStorage(new Float32Array(g.batch * g.outH * g.outW * g.outC));
+    this.conv2d(g, x, filter, bias, relu, y);
+    const [yv, ov, won] = [f32(y), f32(out), winnerBytes(winners)];
+    ov.fill(-Infinity);
+    // Window cells are visited in row-major order, so `>` keeps the first maximum.
+    this.poolTaps(pool, (o, i, cell) => {
+      if (yv[i] > ov[o] || cell === 0) {
+        ov[o] = yv[i];
+        won[o] = cell;
+      }
+    });
+    if (relu) for (let o = 0; o < ov.length; o++) if (!(ov[o] > 0)) won[o] = NO_WINNER;
+  }
+
+  /** The output gradient of conv2dMaxPool: each pooled value's gradient at its window's winner, zeros elsewhere. */
+  private unpool(g: Conv2dGeometry, pool: Pool2dGeometry, dy: Float32Array, won: Uint8Array): Float32Array {
+    const full = new Float32Array(g.batch * g.outH * g.outW * g.outC);
+    this.poolTaps(pool, (o, i, cell) => {
+      if (won[o] === cell) full[i] = dy[o];
+    });
+    return full;
+  }
+
+  /** Calls visit(outIndex, inIndex, cell) for every window cell (row-major index) of the pooling inside the input. */
+  private poolTaps(g: Pool2dGeometry, visit: (o: number, i: number, cell: number) => void): void {
     for (let b = 0; b < g.batch; b++)
       for (let oy = 0; oy < g.outH; oy++)
         for (let ox = 0; ox < g.outW; ox++)
@@ -259,7 +289,7 @@ export class ReferenceBackend implements Backend {
               for (let px = 0; px < g.poolW; px++) {
                 const ix = ox * g.strideW - g.padLeft + px;
                 if (ix < 0 || ix >= g.inW) continue;
-                visit(((b * g.outH + oy) * g.outW + ox) * g.channels + c, ((b * g.inH + iy) * g.inW + ix) * g.channels + c);
+                visit(((b * g.outH + oy) * g.outW + ox) * g.channels + c, ((b * g.inH + iy) * g.inW + ix) * g.channels + c, py * g.poolW + px);
               }
             }
   }

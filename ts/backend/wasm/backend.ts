@@ -157,8 +157,16 @@ export class WasmBackend implements Backend {
     this.kernels.conv2d(this.convShape(g), ptr(x), ptr(filter), ptrOrNull(bias), relu, ptr(out));
   }
 
-  conv2dBackward(g: Conv2dGeometry, { x, filter, reluOutput, dy, dx, dFilter, dBias }: Conv2dBackwardArgs): void {
+  conv2dBackward(g: Conv2dGeometry, { x, filter, reluOutput, dy, maxPool, dx, dFilter, dBias }: Conv2dBackwardArgs): void {
+    if (maxPool) {
+      this.kernels.conv2d_max_pool_backward(this.convShape(g), this.poolShape(maxPool.g), ptr(x), ptr(filter), ptr(dy), ptr(maxPool.winners), ptrOrNull(dx), ptr(dFilter), ptrOrNull(dBias));
+      return;
+    }
     this.kernels.conv2d_backward(this.convShape(g), ptr(x), ptr(filter), ptrOrNull(reluOutput), ptr(dy), ptrOrNull(dx), ptr(dFilter), ptrOrNull(dBias));
+  }
+
+  conv2dMaxPool(g: Conv2dGeometry, pool: Pool2dGeometry, x: Storage, filter: Storage, bias: Storage | null, relu: boolean, out: Storage, winners: Storage): void {
+    this.kernels.conv2d_max_pool(this.convShape(g), this.poolShape(pool), ptr(x), ptr(filter), ptrOrNull(bias), relu, ptr(out), ptr(winners));
   }
 
   maxPool(g: Pool2dGeometry, x: Storage, out: Storage): void {

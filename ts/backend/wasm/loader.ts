@@ -50,6 +50,8 @@ export interface KernelModule {
   ) => ShapeHandle;
   conv2d(s: ShapeHandle, x: Ptr, filter: Ptr, bias: Ptr, relu: boolean, out: Ptr): void;
   conv2d_backward(s: ShapeHandle, x: Ptr, filter: Ptr, reluOutput: Ptr, dy: Ptr, dx: Ptr, dFilter: Ptr, dBias: Ptr): void;
+  conv2d_max_pool(s: ShapeHandle, pool: ShapeHandle, x: Ptr, filter: Ptr, bias: Ptr, relu: boolean, out: Ptr, winners: Ptr): void;
+  conv2d_max_pool_backward(s: ShapeHandle, pool: ShapeHandle, x: Ptr, filter: Ptr, dy: Ptr, winners: Ptr, dx: Ptr, dFilter: Ptr, dBias: Ptr): void;
   Pool2dShape: new (
     batch: number, inH: number, inW: number, channels: number, poolH: number, poolW: number,
     strideH: number, strideW: number, same: boolean,

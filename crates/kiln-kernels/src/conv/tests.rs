@@ -104,7 +104,7 @@ fn forward_matches_reference() {
 fn backward(g: &Conv2dGeometry, x: &[f32], w: &[f32], relu_output: Option<&[f32]>, dy: &[f32]) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
     let (mut dx, mut dw, mut db) = (vec![f32::NAN; x.len()], vec![f32::NAN; w.len()], vec![f32::NAN; g.out_c]);
     let grads = Conv2dGrads { input: Some(&mut dx), filter: &mut dw, bias: Some(&mut db) };
-    conv2d_backward(g, x, w, relu_output, dy, grads).unwrap();
+    conv2d_backward(g, x, w, OutputGrad::Direct { grad: dy, relu_output }, grads).unwrap();
     (dx, dw, db)
 }
 
@@ -163,7 +163,7 @@ fn blocked_gradients_match_reference_and_input_gradient_is_optional() {
         assert_close(&format!("blocked case {i} grad_filter"), &dw, &want_dw, 1e-4);
         assert_close(&format!("blocked case {i} grad_bias"), &db, &want_db, 1e-4);
         let mut dw_only = vec![f32::NAN; w.len()];
-        conv2d_backward(&g, &x, &w, None, &dy, Conv2dGrads { input: None, filter: &mut dw_only, bias: None }).unwrap();
+        conv2d_backward(&g, &x, &w, OutputGrad::Direct { grad: &dy, relu_output: None }, Conv2dGrads { input: None, filter: &mut dw_only, bias: None }).unwrap();
         assert_eq!(dw_only, dw, "blocked case {i}: the filter gradient does not depend on the input gradient");
     }
 }
@@ -195,13 +195,13 @@ fn rejects_bad_geometry_and_buffers() {
     assert!(matches!(e, KernelError::Shape { argument: "bias", .. }), "{e}");
     let mut dw = [0.0; 72];
     let grads = Conv2dGrads { input: Some(&mut [0.0; 100]), filter: &mut dw, bias: None };
-    let e = conv2d_backward(&g, &[0.0; 100], &[0.0; 71], None, &[0.0; 50], grads).unwrap_err();
+    let e = conv2d_backward(&g, &[0.0; 100], &[0.0; 71], OutputGrad::Direct { grad: &[0.0; 50], relu_output: None }, grads).unwrap_err();
     assert!(matches!(e, KernelError::Shape { argument: "filter", .. }), "{e}");
     let grads = Conv2dGrads { input: None, filter: &mut dw, bias: Some(&mut [0.0; 1]) };
-    let e = conv2d_backward(&g, &[0.0; 100], &[0.0; 72], None, &[0.0; 50], grads).unwrap_err();
+    let e = conv2d_backward(&g, &[0.0; 100], &[0.0; 72], OutputGrad::Direct { grad: &[0.0; 50], relu_output: None }, grads).unwrap_err();
     assert!(matches!(e, KernelError::Shape { argument: "grad_bias", .. }), "{e}");
     let grads = Conv2dGrads { input: None, filter: &mut dw, bias: None };
-    let e = conv2d_backward(&g, &[0.0; 100], &[0.0; 72], Some(&[0.0; 49]), &[0.0; 50], grads).unwrap_err();
+    let e = conv2d_backward(&g, &[0.0; 100], &[0.0; 72], OutputGrad::Direct { grad: &[0.0; 50], relu_output: Some(&[0.0; 49]) }, grads).unwrap_err();
     assert!(matches!(e, KernelError::Shape { argument: "relu_output", .. }), "{e}");
 
     let mut tampered = g;
