@@ -63,14 +63,20 @@ export function checkFusedConvRelu(): void {
   const weights = kiln.tensor(randomValues(5 * 4 * 4 * 4, 44), [5, 4, 4, 4]);
   const objective = (fused: boolean) => () =>
     kiln.sum(kiln.mul(fused ? kiln.conv2d(x, w, b, { activation: 'relu' }) : kiln.relu(kiln.conv2d(x, w, b)), weights));
-  const fused = kiln.grad(objective(true), [x, w, b]);
-  const composed = kiln.grad(objective(false), [x, w, b]);
+  expectSameGradients(objective, [x, w, b]);
+  for (const t of [x, w, b, weights]) t.dispose();
+}
+
+/** The gradients of `objective(true)` (a fused op) equal those of `objective(false)` (its composition), and are not all zero. */
+function expectSameGradients(objective: (fused: boolean) => () => kiln.Tensor, inputs: kiln.Tensor[]): void {
+  const fused = kiln.grad(objective(true), inputs);
+  const composed = kiln.grad(objective(false), inputs);
   fused.forEach((g, i) => {
     const [got, want] = [g.dataSync(), composed[i].dataSync()];
     expect(want.some((v) => v !== 0), `input ${i} gradient is not all zero`).toBe(true);
     want.forEach((v, j) => expect(Math.abs(got[j] - v), `input ${i}[${j}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(v))));
   });
-  for (const t of [x, w, b, weights, ...fused, ...composed]) t.dispose();
+  for (const t of [...fused, ...composed]) t.dispose();
 }
 
 /**
@@ -91,14 +97,8 @@ export function checkFusedConvMaxPool(): void {
     expect(Array.from(fusedOut.dataSync())).toEqual(Array.from(composedOut.dataSync()));
     const weights = kiln.tensor(randomValues(composedOut.size, 55), composedOut.shape);
     const objective = (fused: boolean) => () => kiln.sum(kiln.mul(forward(fused), weights));
-    const fused = kiln.grad(objective(true), [x, w, b]);
-    const composed = kiln.grad(objective(false), [x, w, b]);
-    fused.forEach((g, i) => {
-      const [got, want] = [g.dataSync(), composed[i].dataSync()];
-      expect(want.some((v) => v !== 0), `input ${i} gradient is not all zero`).toBe(true);
-      want.forEach((v, j) => expect(Math.abs(got[j] - v), `input ${i}[${j}]`).toBeLessThan(1e-5 * Math.max(1, Math.abs(v))));
-    });
-    for (const t of [fusedOut, composedOut, weights, ...fused, ...composed]) t.dispose();
+    expectSameGradients(objective, [x, w, b]);
+    for (const t of [fusedOut, composedOut, weights]) t.dispose();
   }
   for (const t of [x, w, b]) t.dispose();
 }

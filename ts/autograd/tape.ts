@@ -14,7 +14,7 @@ import { add } from '../ops/elementwise.js';
 import { ones, zeros } from '../ops/creation.js';
 
 /** Gradients of the inputs from the output's; `needed[i]` is false when input i needs none (may return null). */
-type Backward = (dy: Tensor, needed: boolean[]) => (Tensor | null)[];
+export type Backward = (dy: Tensor, needed: boolean[]) => (Tensor | null)[];
 
 interface Node {
   inputs: Tensor[];

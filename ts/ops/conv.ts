@@ -1,6 +1,6 @@
 /** 2-D convolution (NHWC input, HWIO filter) and pooling, with gradients. */
-import { record, willRecord } from '../autograd/tape.js';
-import { winnerStorageSize, type Conv2dGeometry } from '../backend/backend.js';
+import { record, willRecord, type Backward } from '../autograd/tape.js';
+import { winnerStorageSize, type Conv2dBackwardArgs, type Conv2dGeometry } from '../backend/backend.js';
 import { ShapeError, ValueError, describe } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { conv2dGeometry, pair, pool2dGeometry, type Pair } from './geometry.js';
@@ -45,22 +45,20 @@ export function conv2d(x: Tensor, filter: Tensor, bias: Tensor | null = null, op
   if (options.maxPool !== undefined) return conv2dMaxPool(op, g, x, filter, bias, relu, options.maxPool);
   const y = allocateTensor(backend, [g.batch, g.outH, g.outW, g.outC]);
   backend.conv2d(g, x.storage, filter.storage, bias?.storage ?? null, relu, y.storage);
-  return record(y, bias ? [x, filter, bias] : [x, filter], (dy, [needInput]) => {
+  return record(y, bias ? [x, filter, bias] : [x, filter], convGradients(g, x, filter, bias, { reluOutput: relu ? y.storage : null }));
+}
+
+/** The recorded rule of both convolution ops: conv2dBackward, given how the output relates to `dy`. */
+function convGradients(g: Conv2dGeometry, x: Tensor, filter: Tensor, bias: Tensor | null, output: Pick<Conv2dBackwardArgs, 'reluOutput' | 'maxPool'>): Backward {
+  const backend = x.backend;
+  return (dy, [needInput]) => {
     // The first layer's input (the images) needs no gradient: skip the most expensive half of its backward.
     const dx = needInput ? allocateTensor(backend, x.shape) : null;
     const dFilter = allocateTensor(backend, filter.shape);
     const dBias = bias ? allocateTensor(backend, bias.shape) : null;
-    backend.conv2dBackward(g, {
-      x: x.storage,
-      filter: filter.storage,
-      reluOutput: relu ? y.storage : null,
-      dy: dy.storage,
-      dx: dx?.storage ?? null,
-      dFilter: dFilter.storage,
-      dBias: dBias?.storage ?? null,
-    });
+    backend.conv2dBackward(g, { x: x.storage, filter: filter.storage, ...output, dy: dy.storage, dx: dx?.storage ?? null, dFilter: dFilter.storage, dBias: dBias?.storage ?? null });
     return [dx, dFilter, dBias];
-  });
+  };
 }
 
 /** conv2d followed by max pooling, in one kernel each way; the winners it records route the gradient. */
@@ -80,22 +78,7 @@ function conv2dMaxPool(op: string, g: Conv2dGeometry, x: Tensor, filter: Tensor,
     winners.dispose();
     return y;
   }
-  return record(y, inputs, (dy, [needInput]) => {
-    const dx = needInput ? allocateTensor(backend, x.shape) : null;
-    const dFilter = allocateTensor(backend, filter.shape);
-    const dBias = bias ? allocateTensor(backend, bias.shape) : null;
-    backend.conv2dBackward(g, {
-      x: x.storage,
-      filter: filter.storage,
-      reluOutput: null,
-      dy: dy.storage,
-      maxPool: { g: pool, winners: winners.storage },
-      dx: dx?.storage ?? null,
-      dFilter: dFilter.storage,
-      dBias: dBias?.storage ?? null,
-    });
-    return [dx, dFilter, dBias];
-  });
+  return record(y, inputs, convGradients(g, x, filter, bias, { reluOutput: null, maxPool: { g: pool, winners: winners.storage } }));
 }
 
 export interface Pool2dOptions {

@@ -222,6 +222,17 @@ impl Conv2dGeometry {
         self.out_h * self.out_w
     }
 
+    /// What every forward entry point checks first: the geometry itself, then the input, filter and bias.
+    fn check_forward_operands(&self, kernel: &'static str, input: &[f32], filter: &[f32], bias: Option<&[f32]>) -> Result<(), KernelError> {
+        self.check(kernel)?;
+        self.check_activation(kernel, "input", input.len())?;
+        self.check_filter(kernel, "filter", filter.len())?;
+        match bias {
+            Some(bias) => check_len(kernel, "bias", bias.len(), &[self.out_c]),
+            None => Ok(()),
+        }
+    }
+
     fn check_activation(&self, kernel: &'static str, argument: &'static str, len: usize) -> Result<(), KernelError> {
         check_len(kernel, argument, len, &[self.batch, self.in_h, self.in_w, self.in_c])
     }
@@ -434,12 +445,7 @@ pub fn conv2d_forward(
     output: &mut [f32],
 ) -> Result<(), KernelError> {
     const KERNEL: &str = "conv2d_forward";
-    g.check(KERNEL)?;
-    g.check_activation(KERNEL, "input", input.len())?;
-    g.check_filter(KERNEL, "filter", filter.len())?;
-    if let Some(bias) = bias {
-        check_len(KERNEL, "bias", bias.len(), &[g.out_c])?;
-    }
+    g.check_forward_operands(KERNEL, input, filter, bias)?;
     g.check_output(KERNEL, "output", output.len())?;
     let forward = Forward::new(g, input, filter, bias, activation);
     let rows_per_task = g.rows_per_forward_task();

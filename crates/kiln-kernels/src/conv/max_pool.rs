@@ -41,12 +41,7 @@ pub fn conv2d_max_pool_forward(
     winners: &mut [u8],
 ) -> Result<(), KernelError> {
     const KERNEL: &str = "conv2d_max_pool_forward";
-    g.check(KERNEL)?;
-    g.check_activation(KERNEL, "input", input.len())?;
-    g.check_filter(KERNEL, "filter", filter.len())?;
-    if let Some(bias) = bias {
-        check_len(KERNEL, "bias", bias.len(), &[g.out_c])?;
-    }
+    g.check_forward_operands(KERNEL, input, filter, bias)?;
     check_pool(KERNEL, g, pool)?;
     let dims = [pool.batch, pool.out_h, pool.out_w, pool.channels];
     check_len(KERNEL, "output", output.len(), &dims)?;
