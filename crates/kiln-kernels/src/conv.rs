@@ -756,17 +756,22 @@ pub fn conv2d_backward(
         Some(dx) => par::map_chunks_mut(dx, IMAGES_PER_TASK * in_len, |t, dx| task(t, Some(dx))),
         None => par::map_chunks(&(0..g.task_count()).collect::<Vec<_>>(), 1, |t, _| task(t, None)),
     };
-    grad_filter.fill(0.0);
-    let mut bias_total = vec![0.0f64; if with_bias { out_c } else { 0 }];
-    for partial in partials {
-        let partial = partial?;
-        for (dst, src) in grad_filter.chunks_exact_mut(out_c).zip(partial.filter.chunks_exact(ld)) {
-            dst.iter_mut().zip(src).for_each(|(d, p)| *d += p);
+    let partials = partials.into_iter().collect::<Result<Vec<_>, _>>()?;
+    // The partials add up in task order, taps split across threads.
+    let taps_per_task = (par::ELEMENTWISE_CHUNK / (partials.len() * out_c).max(1)).max(1);
+    par::for_each_chunk_mut(grad_filter, taps_per_task * out_c, |chunk, dst| {
+        let first = chunk * taps_per_task * ld;
+        dst.fill(0.0);
+        for partial in &partials {
+            for (d, src) in dst.chunks_exact_mut(out_c).zip(partial.filter[first..].chunks_exact(ld)) {
+                d.iter_mut().zip(src).for_each(|(d, p)| *d += p);
+            }
         }
-        bias_total.iter_mut().zip(&partial.bias).for_each(|(d, p)| *d += p);
-    }
+    });
     if let Some(db) = grad_bias {
-        db.iter_mut().zip(bias_total).for_each(|(d, t)| *d = t as f32);
+        for (channel, d) in db.iter_mut().enumerate() {
+            *d = partials.iter().map(|p| p.bias[channel]).sum::<f64>() as f32;
+        }
     }
     Ok(())
 }
