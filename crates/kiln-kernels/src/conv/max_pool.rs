@@ -84,7 +84,10 @@ const LANES: usize = 8;
 /// `best` = the maximum over the window's cells (channel 0 of cell k at `window[cell_offsets[k]]`) per
 /// channel, `won` = the first cell holding it, or [`NO_WINNER`] under ReLU where it is not positive.
 fn pool_window(window: &[f32], cell_offsets: &[usize], relu: bool, best: &mut [f32], won: &mut [u8]) {
-    let winner = |cell: u32, max: f32| if relu && !(max > 0.0) { NO_WINNER } else { cell as u8 };
+    let winner = |cell: u32, max: f32| {
+        let positive = max > 0.0;
+        if relu && !positive { NO_WINNER } else { cell as u8 }
+    };
     let c = best.len();
     let full = c / LANES * LANES;
     for ch in (0..full).step_by(LANES) {
