@@ -573,17 +573,20 @@ fn add_patch_gradients(g: &Conv2dGeometry, source: &Source, tap_offsets: &[usize
     let rows = dy.len() / out_c;
     let whole_row = [Run { offset: 0, len: out_c }];
     let mut edge = [0.0f32; MR * NR];
+    // Each pixel's first tap, in whole tiles (a short last tile's extra lanes are never written).
+    let mut pixel = Pixel::at(g, 0);
+    let all_firsts: Vec<usize> = (0..rows.next_multiple_of(MR))
+        .map(|_| {
+            let first = source.pixel_offset(g, &pixel);
+            pixel.advance(g);
+            first
+        })
+        .collect();
     for (panel, b) in filter_t.chunks_exact(out_c * NR).enumerate() {
         let t0 = panel * NR;
         let adjacent = t0 + NR <= patch && (1..NR).all(|j| tap_offsets[t0 + j] == tap_offsets[t0] + j);
-        let mut pixel = Pixel::at(g, 0);
-        for i0 in (0..rows).step_by(MR) {
+        for (i0, firsts) in (0..rows).step_by(MR).zip(all_firsts.chunks_exact(MR)) {
             let tile_rows = MR.min(rows - i0);
-            let firsts: [usize; MR] = std::array::from_fn(|_| {
-                let first = source.pixel_offset(g, &pixel);
-                pixel.advance(g);
-                first
-            });
             // SAFETY: the lanes are rows of dy (a short group repeats its first); each pixel's taps lie inside
             // the block's images in `target`, and `b` is one panel of out_c × NR floats.
             unsafe {
