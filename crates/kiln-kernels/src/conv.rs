@@ -309,6 +309,18 @@ impl<'a> Source<'a> {
         ((p.image * self.h + p.oy * g.stride_h) * self.w + p.ox * g.stride_w) * g.in_c
     }
 
+    /// The first-tap offsets of `count` consecutive output pixels from pixel `first_row` (counted across the batch).
+    fn first_taps(&self, g: &Conv2dGeometry, first_row: usize, count: usize) -> Vec<usize> {
+        let mut pixel = Pixel::at(g, first_row);
+        (0..count)
+            .map(|_| {
+                let first = self.pixel_offset(g, &pixel);
+                pixel.advance(g);
+                first
+            })
+            .collect()
+    }
+
     /// Offset of tap `t = (ky*k_w + kx)*in_c + channel` from its pixel's first tap.
     fn tap_offset(&self, g: &Conv2dGeometry, t: usize) -> usize {
         let (ky, kx, channel) = (t / g.in_c / g.k_w, t / g.in_c % g.k_w, t % g.in_c);
@@ -451,14 +463,7 @@ pub fn conv2d_forward(
     let rows_per_task = g.rows_per_forward_task();
     // One parallel region over blocks of output rows (each row is computed the same way whatever the split).
     par::for_each_chunk_mut(output, rows_per_task * g.out_c, |task, out| {
-        let mut pixel = Pixel::at(g, task * rows_per_task);
-        let firsts: Vec<usize> = (0..out.len() / g.out_c)
-            .map(|_| {
-                let first = forward.source.pixel_offset(g, &pixel);
-                pixel.advance(g);
-                first
-            })
-            .collect();
+        let firsts = forward.source.first_taps(g, task * rows_per_task, out.len() / g.out_c);
         forward.rows(&firsts, out);
     });
     Ok(())
@@ -574,14 +579,7 @@ fn add_patch_gradients(g: &Conv2dGeometry, source: &Source, tap_offsets: &[usize
     let whole_row = [Run { offset: 0, len: out_c }];
     let mut edge = [0.0f32; MR * NR];
     // Each pixel's first tap, in whole tiles (a short last tile's extra lanes are never written).
-    let mut pixel = Pixel::at(g, 0);
-    let all_firsts: Vec<usize> = (0..rows.next_multiple_of(MR))
-        .map(|_| {
-            let first = source.pixel_offset(g, &pixel);
-            pixel.advance(g);
-            first
-        })
-        .collect();
+    let all_firsts = source.first_taps(g, 0, rows.next_multiple_of(MR));
     for (panel, b) in filter_t.chunks_exact(out_c * NR).enumerate() {
         let t0 = panel * NR;
         let adjacent = t0 + NR <= patch && (1..NR).all(|j| tap_offsets[t0 + j] == tap_offsets[t0] + j);

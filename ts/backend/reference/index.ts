@@ -257,8 +257,7 @@ export class ReferenceBackend implements Backend {
     const y = new ArrayStorage(new Float32Array(g.batch * g.outH * g.outW * g.outC));
     this.conv2d(g, x, filter, bias, relu, y);
     const [yv, ov, won] = [f32(y), f32(out), winnerBytes(winners)];
-    ov.fill(-Infinity);
-    // Window cells are visited in row-major order, so `>` keeps the first maximum.
+    // Window cells are visited in row-major order from cell 0, so `>` keeps the first maximum.
     this.poolTaps(pool, (o, i, cell) => {
       if (yv[i] > ov[o] || cell === 0) {
         ov[o] = yv[i];
