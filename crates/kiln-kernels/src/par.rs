@@ -1,19 +1,17 @@
 //! Independent work over fixed-size chunks of a slice: spread across rayon's global pool with the `parallel`
 //! feature, run in order without it. Chunk boundaries never depend on the thread count, so results (reductions
 //! included) are bit-identical either way.
-
-#[cfg(feature = "parallel")]
-use rayon::prelude::*;
+//!
+//! Threads take chunks one at a time from a shared counter ([`for_each_task`]) rather than splitting the range
+//! up front, so they finish within one chunk of each other however unevenly the machine runs them; and after a
+//! parallel region the other threads keep polling for work for a moment ([`keep_warm`]), since the next kernel
+//! call usually follows within a fraction of a millisecond.
 
 /// Calls `work(chunk_index, chunk)` on each `chunk_len`-long piece of `data` (the last may be shorter).
 pub(crate) fn for_each_chunk_mut<T: Send>(data: &mut [T], chunk_len: usize, work: impl Fn(usize, &mut [T]) + Sync) {
-    let chunk_len = chunk_len.max(1);
-    #[cfg(feature = "parallel")]
-    if spread(data.len(), chunk_len) {
-        data.par_chunks_mut(chunk_len).enumerate().for_each(|(i, c)| work(i, c));
-        return;
-    }
-    data.chunks_mut(chunk_len).enumerate().for_each(|(i, c)| work(i, c));
+    let chunks = Chunks::new(data, chunk_len);
+    // SAFETY: each task index is run once, so each chunk is borrowed once.
+    for_each_task(chunks.count, |i| work(i, unsafe { chunks.get(i) }));
 }
 
 /// Like [`for_each_chunk_mut`] over two equally long slices cut at the same boundaries.
@@ -23,13 +21,9 @@ pub(crate) fn for_each_chunk_mut2<T: Send, U: Send>(
     chunk_len: usize,
     work: impl Fn(usize, &mut [T], &mut [U]) + Sync,
 ) {
-    let chunk_len = chunk_len.max(1);
-    #[cfg(feature = "parallel")]
-    if spread(a.len(), chunk_len) {
-        a.par_chunks_mut(chunk_len).zip(b.par_chunks_mut(chunk_len)).enumerate().for_each(|(i, (a, b))| work(i, a, b));
-        return;
-    }
-    a.chunks_mut(chunk_len).zip(b.chunks_mut(chunk_len)).enumerate().for_each(|(i, (a, b))| work(i, a, b));
+    let (a, b) = (Chunks::new(a, chunk_len), Chunks::new(b, chunk_len));
+    // SAFETY: as in for_each_chunk_mut.
+    for_each_task(a.count, |i| unsafe { work(i, a.get(i), b.get(i)) });
 }
 
 /// Like [`for_each_chunk_mut`] over three equally long slices cut at the same boundaries.
@@ -40,21 +34,9 @@ pub(crate) fn for_each_chunk_mut3<T: Send, U: Send, V: Send>(
     chunk_len: usize,
     work: impl Fn(usize, &mut [T], &mut [U], &mut [V]) + Sync,
 ) {
-    let chunk_len = chunk_len.max(1);
-    #[cfg(feature = "parallel")]
-    if spread(a.len(), chunk_len) {
-        a.par_chunks_mut(chunk_len)
-            .zip(b.par_chunks_mut(chunk_len))
-            .zip(c.par_chunks_mut(chunk_len))
-            .enumerate()
-            .for_each(|(i, ((a, b), c))| work(i, a, b, c));
-        return;
-    }
-    a.chunks_mut(chunk_len)
-        .zip(b.chunks_mut(chunk_len))
-        .zip(c.chunks_mut(chunk_len))
-        .enumerate()
-        .for_each(|(i, ((a, b), c))| work(i, a, b, c));
+    let (a, b, c) = (Chunks::new(a, chunk_len), Chunks::new(b, chunk_len), Chunks::new(c, chunk_len));
+    // SAFETY: as in for_each_chunk_mut.
+    for_each_task(a.count, |i| unsafe { work(i, a.get(i), b.get(i), c.get(i)) });
 }
 
 /// `work(chunk_index, chunk)` for each `chunk_len`-long piece of `data`, results in chunk order.
@@ -64,17 +46,128 @@ pub(crate) fn map_chunks<T: Sync, R: Send>(
     work: impl Fn(usize, &[T]) -> R + Sync,
 ) -> Vec<R> {
     let chunk_len = chunk_len.max(1);
-    #[cfg(feature = "parallel")]
-    if spread(data.len(), chunk_len) {
-        return data.par_chunks(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect();
-    }
-    data.chunks(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect()
+    map_tasks(data.len().div_ceil(chunk_len), |i| work(i, &data[i * chunk_len..data.len().min((i + 1) * chunk_len)]))
 }
 
-/// Whether work of `len` elements in `chunk_len` pieces goes to the pool; a single piece runs inline.
+/// Like [`for_each_chunk_mut`], collecting each chunk's result in chunk order.
+pub(crate) fn map_chunks_mut<T: Send, R: Send>(
+    data: &mut [T],
+    chunk_len: usize,
+    work: impl Fn(usize, &mut [T]) -> R + Sync,
+) -> Vec<R> {
+    let chunks = Chunks::new(data, chunk_len);
+    // SAFETY: as in for_each_chunk_mut.
+    map_tasks(chunks.count, |i| work(i, unsafe { chunks.get(i) }))
+}
+
+/// `work(i)` for each task index in `0..count`, results in index order.
+fn map_tasks<R: Send>(count: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let results: Vec<std::sync::Mutex<Option<R>>> = (0..count).map(|_| std::sync::Mutex::new(None)).collect();
+    for_each_task(count, |i| *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(work(i)));
+    results.into_iter().map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every task ran")).collect()
+}
+
+/// A mutable slice cut into `chunk_len`-long pieces that tasks on several threads borrow, one task per piece.
+struct Chunks<T> {
+    data: *mut T,
+    len: usize,
+    chunk_len: usize,
+    count: usize,
+}
+
+// SAFETY: tasks get disjoint pieces (see `get`), and T: Send lets them move to other threads.
+unsafe impl<T: Send> Sync for Chunks<T> {}
+
+impl<T> Chunks<T> {
+    fn new(data: &mut [T], chunk_len: usize) -> Self {
+        let chunk_len = chunk_len.max(1);
+        Chunks { data: data.as_mut_ptr(), len: data.len(), chunk_len, count: data.len().div_ceil(chunk_len) }
+    }
+
+    /// Piece `i`.
+    /// SAFETY: no two live borrows of the same piece; `i < count`; the slice outlives them.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn get(&self, i: usize) -> &mut [T] {
+        let start = i * self.chunk_len;
+        std::slice::from_raw_parts_mut(self.data.add(start), self.chunk_len.min(self.len - start))
+    }
+}
+
+/// Runs `work(i)` once for each `i` in `0..count`: across the pool with the `parallel` feature (a single task
+/// runs inline), in order without it.
+pub(crate) fn for_each_task(count: usize, work: impl Fn(usize) + Sync) {
+    #[cfg(feature = "parallel")]
+    if count > 1 && rayon::current_num_threads() > 1 {
+        spread(count, &work);
+        keep_warm();
+        return;
+    }
+    (0..count).for_each(work);
+}
+
+/// The calling thread and up to `count - 1` helpers take task indices from one counter until none are left;
+/// the caller then spins until the helpers' last tasks are done (a sleeping caller would add a wake-up).
 #[cfg(feature = "parallel")]
-fn spread(len: usize, chunk_len: usize) -> bool {
-    len > chunk_len
+fn spread(count: usize, work: &(dyn Fn(usize) + Sync)) {
+    use std::sync::atomic::{AtomicUsize, Ordering::AcqRel};
+    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let take_tasks = || loop {
+        let i = next.fetch_add(1, AcqRel);
+        if i >= count {
+            break;
+        }
+        work(i);
+        done.fetch_add(1, AcqRel);
+    };
+    rayon::scope(|scope| {
+        for _ in 1..rayon::current_num_threads().min(count) {
+            scope.spawn(|_| take_tasks());
+        }
+        take_tasks();
+        // Every task is taken; those still running are being worked on by a helper right now.
+        while done.load(std::sync::atomic::Ordering::Acquire) < count {
+            std::hint::spin_loop();
+        }
+    });
+}
+
+/// Keeps the pool's other threads polling for work for a while after a parallel region, instead of letting
+/// rayon put them to sleep at once: waking a sleeping thread (a futex round trip, slower still in a VM) costs
+/// ~50 µs per region. Each lingering thread runs one [`linger`] job; the calling thread never lingers.
+#[cfg(feature = "parallel")]
+fn keep_warm() {
+    use std::sync::atomic::Ordering::{AcqRel, Acquire};
+    let caller = rayon::current_thread_index();
+    let others = rayon::current_num_threads() - usize::from(caller.is_some());
+    while LINGERING.fetch_update(AcqRel, Acquire, |n| (n < others).then_some(n + 1)).is_ok() {
+        rayon::spawn(move || linger(caller));
+    }
+}
+
+#[cfg(feature = "parallel")]
+static LINGERING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Idle polls after which a lingering thread returns to rayon, which then puts it to sleep: about 1–2 ms in
+/// the threads wasm build, longer than the JavaScript between the kernel calls of a training step.
+#[cfg(feature = "parallel")]
+const IDLE_POLLS: u32 = 1 << 16;
+
+/// Runs whatever work appears in the pool until [`IDLE_POLLS`] polls in a row find none.
+#[cfg(feature = "parallel")]
+fn linger(caller: Option<usize>) {
+    if rayon::current_thread_index() != caller {
+        let mut idle = 0;
+        while idle < IDLE_POLLS {
+            match rayon::yield_now() {
+                Some(rayon::Yield::Executed) => idle = 0,
+                _ => {
+                    idle += 1;
+                    std::hint::spin_loop();
+                }
+            }
+        }
+    }
+    LINGERING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
 }
 
 /// Elements per task for elementwise kernels: large enough to amortize a rayon task, small enough to balance.
@@ -84,18 +177,4 @@ pub(crate) const ELEMENTWISE_CHUNK: usize = 1 << 15;
 /// [`ELEMENTWISE_CHUNK`] elements.
 pub(crate) fn rows_per_task(row_len: usize) -> usize {
     (ELEMENTWISE_CHUNK / row_len.max(1)).max(1)
-}
-
-/// Like [`for_each_chunk_mut`], collecting each chunk's result in chunk order.
-pub(crate) fn map_chunks_mut<T: Send, R: Send>(
-    data: &mut [T],
-    chunk_len: usize,
-    work: impl Fn(usize, &mut [T]) -> R + Sync,
-) -> Vec<R> {
-    let chunk_len = chunk_len.max(1);
-    #[cfg(feature = "parallel")]
-    if spread(data.len(), chunk_len) {
-        return data.par_chunks_mut(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect();
-    }
-    data.chunks_mut(chunk_len).enumerate().map(|(i, c)| work(i, c)).collect()
 }

@@ -158,14 +158,7 @@ fn run_tiles(
         // SAFETY: tiles are disjoint rectangles of C, which was bounds-checked above.
         unsafe { compute_tile(a, b, i0, j0, m, n, k, alpha, beta, out, ldc) }
     };
-    // A single tile runs inline.
-    #[cfg(feature = "parallel")]
-    if tiles.len() > 1 {
-        use rayon::prelude::*;
-        tiles.par_iter().for_each(run_tile);
-        return;
-    }
-    tiles.iter().for_each(run_tile);
+    crate::par::for_each_task(tiles.len(), |t| run_tile(&tiles[t]));
 }
 
 #[derive(Clone, Copy)]
