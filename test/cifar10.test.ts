@@ -259,8 +259,16 @@ describe('real CIFAR-10 (shared data)', () => {
 });
 
 describe('normalizeImages and batches', () => {
-  it('divides by 255', () => {
+  it('divides by 255, into a new array or into a batch at an offset', () => {
     expect(Array.from(normalizeImages(new Uint8Array([0, 51, 255])))).toEqual([0, Math.fround(0.2), 1]);
+    const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);
+    expect(Array.from(normalizeImages(bytes))).toEqual(Array.from(bytes, (v) => Math.fround(v / 255)));
+    const batch = new Float32Array(7).fill(-1);
+    expect(normalizeImages(new Uint8Array([255, 51]), batch, 4)).toBe(batch);
+    expect(Array.from(batch)).toEqual([-1, -1, -1, -1, 1, Math.fround(0.2), -1]);
+    expect(() => normalizeImages(new Uint8Array(4), batch, 4)).toThrow('4 values do not fit out (length 7) at offset number 4');
+    expect(() => normalizeImages(new Uint8Array(1), batch, 1.5)).toThrow(ShapeError);
+    expect(() => normalizeImages(new Uint8Array(1), new Int32Array(2) as unknown as Float32Array)).toThrow('out must be a Float32Array');
   });
 
   it('covers every index once, in order or in a seeded shuffle', () => {

@@ -61,6 +61,30 @@ describe('Sequential on the reference backend', () => {
     model.dispose();
   });
 
+  it('validates in batches of validationBatchSize: same values as evaluate(), training untouched', () => {
+    const run = (validationBatchSize?: number) => {
+      const model = kiln.sequential([layers.dense(8, { activation: 'relu' }), layers.dense(2)], { inputShape: [4], seed: 3 });
+      model.compile({ optimizer: new kiln.Adam({ learningRate: 0.05 }), loss: 'sparseCategoricalCrossentropy', fromLogits: true, metrics: ['accuracy'] });
+      const train = blobs(96, 1);
+      const held = blobs(50, 2);
+      const { history } = model.fit(train.x, train.y, { epochs: 2, batchSize: 16, validationData: [held.x, held.y], validationBatchSize });
+      const evaluated = model.evaluate(held.x, held.y, { batchSize: 50 });
+      model.dispose();
+      return { history, evaluated };
+    };
+    const small = run();
+    const large = run(50);
+    expect(large.history.loss).toEqual(small.history.loss);
+    expect(large.history.val_accuracy).toEqual(small.history.val_accuracy);
+    expect(large.history.val_loss.at(-1)!).toBeCloseTo(small.history.val_loss.at(-1)!, 5);
+    expect(large.history.val_loss.at(-1)!).toBe(large.evaluated.loss);
+    const model = kiln.sequential([layers.dense(2)], { inputShape: [4] });
+    model.compile({ optimizer: new kiln.SGD(), loss: 'sparseCategoricalCrossentropy', fromLogits: true });
+    const { x, y } = blobs(8, 1);
+    expect(() => model.fit(x, y, { validationData: [x, y], validationBatchSize: 0 })).toThrow('fit(): validationBatchSize must be a positive integer, got number 0');
+    model.dispose();
+  });
+
   for (const [name, make] of [
     ['SGD with Nesterov momentum', () => new kiln.SGD({ learningRate: 0.1, momentum: 0.9, nesterov: true })],
     ['RMSprop', () => new kiln.RMSprop({ learningRate: 0.01 })],

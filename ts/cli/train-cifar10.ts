@@ -28,6 +28,9 @@ export interface TrainCifar10Options {
   demoCount: number;
 }
 
+/** Images per batch when only predicting (validation, the final test): no activations are kept for a backward pass. */
+const INFERENCE_BATCH = 256;
+
 const log = (line = '') => process.stdout.write(`${line}\n`);
 
 /** Images scaled to [0, 1] and int32 labels for a batch of indices, augmented if asked. */
@@ -39,7 +42,7 @@ function dataSource(set: ImageSet, augment: boolean, seed: number): kiln.DataSou
       const x = new Float32Array(indices.length * pixels);
       const y = new Int32Array(indices.length);
       indices.forEach((index, i) => {
-        x.set(normalizeImages(set.images.subarray(index * pixels, (index + 1) * pixels)), i * pixels);
+        normalizeImages(set.images.subarray(index * pixels, (index + 1) * pixels), x, i * pixels);
         y[i] = set.labels[index];
       });
       return { x: augment ? augmentBatch(x, indices.length, { seed: (seed + epoch * 7919 + indices[0]) >>> 0 }) : x, y };
@@ -113,6 +116,7 @@ export async function trainCifar10(options: TrainCifar10Options): Promise<void> 
     batchSize: options.batchSize,
     seed: options.seed,
     validationData: [testSource],
+    validationBatchSize: INFERENCE_BATCH,
     callbacks: [
       progressCallback(options.epochs),
       {
@@ -126,7 +130,7 @@ export async function trainCifar10(options: TrainCifar10Options): Promise<void> 
   });
   const trainSeconds = (performance.now() - started) / 1000;
 
-  const logits = model.predict(normalizeImages(test.images), { batchSize: 256 });
+  const logits = model.predict(normalizeImages(test.images), { batchSize: INFERENCE_BATCH });
   const predicted = argmaxRows(logits.dataSync() as Float32Array, test.count, 10);
   logits.dispose();
   const truth = Array.from(test.labels);

@@ -320,12 +320,20 @@ export async function loadCifar10(options: LoadCifar10Options = {}): Promise<Cif
   return load(tarballStore(tarball));
 }
 
-/** Bytes → floats in [0, 1]. */
-export function normalizeImages(images: Uint8Array): Float32Array {
-  if (!(images instanceof Uint8Array)) throw new ValueError(`normalizeImages(): images must be a Uint8Array, got ${describe(images)}`);
-  const out = new Float32Array(images.length);
-  for (let i = 0; i < images.length; i++) out[i] = images[i] / 255;
-  return out;
+/** Each byte's float in [0, 1], exactly `byte / 255` rounded to float32. */
+const BYTE_TO_UNIT = Float32Array.from({ length: 256 }, (_, byte) => byte / 255);
+
+/** Bytes → floats in [0, 1], into `out` from `offset` when given (a batch being assembled), else a new array. */
+export function normalizeImages(images: Uint8Array, out?: Float32Array, offset = 0): Float32Array {
+  const op = 'normalizeImages()';
+  if (!(images instanceof Uint8Array)) throw new ValueError(`${op}: images must be a Uint8Array, got ${describe(images)}`);
+  const target = out ?? new Float32Array(images.length);
+  if (!(target instanceof Float32Array)) throw new ValueError(`${op}: out must be a Float32Array, got ${describe(out)}`);
+  if (!(Number.isInteger(offset) && offset >= 0 && offset + images.length <= target.length)) {
+    throw new ShapeError(`${op}: ${images.length} values do not fit out (length ${target.length}) at offset ${describe(offset)}`);
+  }
+  for (let i = 0; i < images.length; i++) target[offset + i] = BYTE_TO_UNIT[images[i]];
+  return target;
 }
 
 function checkSeed(op: string, seed: unknown): number {

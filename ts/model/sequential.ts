@@ -48,6 +48,8 @@ export interface FitOptions {
   /** Fraction of the examples (taken from the end, before shuffling) held out for validation. */
   validationSplit?: number;
   validationData?: [Float32Array | Tensor | DataSource, (Float32Array | Int32Array | Tensor)?];
+  /** Examples per batch when validating (default: batchSize); inference keeps no activations for a backward pass, so larger batches fit. */
+  validationBatchSize?: number;
   callbacks?: Callback[];
 }
 
@@ -202,8 +204,12 @@ export class Sequential {
     const op = 'fit()';
     const { optimizer, loss: lossFn, accuracy } = this.requireCompiled(op);
     const { epochs = 1, batchSize = 32, shuffle = true, seed = 1, validationSplit = 0, validationData, callbacks = [] } = options;
+    const { validationBatchSize = batchSize } = options;
     if (!Number.isInteger(epochs) || epochs < 1) throw new ValueError(`${op}: epochs must be a positive integer, got ${describe(epochs)}`);
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`${op}: batchSize must be a positive integer, got ${describe(batchSize)}`);
+    if (!Number.isInteger(validationBatchSize) || validationBatchSize < 1) {
+      throw new ValueError(`${op}: validationBatchSize must be a positive integer, got ${describe(validationBatchSize)}`);
+    }
     if (!(validationSplit >= 0 && validationSplit < 1)) throw new ValueError(`${op}: validationSplit must be in [0, 1), got ${describe(validationSplit)}`);
     let train = this.source(op, x, y);
     let validation: DataSource | null = validationData ? this.source(op, validationData[0], validationData[1]) : null;
@@ -249,7 +255,7 @@ export class Sequential {
       const logs: Logs = { loss: lossSum / seen };
       if (accuracy) logs.accuracy = correct / seen;
       if (validation) {
-        const v = this.evaluateSource(op, validation, batchSize);
+        const v = this.evaluateSource(op, validation, validationBatchSize);
         for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
       }
       history.epoch.push(epoch);
