@@ -50,20 +50,21 @@ pub fn conv2d_max_pool_forward(
     let c = g.out_c;
     let (pooled_row_len, window_rows_len) = (pool.out_w * c, pool.pool_h * g.out_w * c);
     let pooled_rows_per_task = (MAX_FORWARD_ROWS / (pool.pool_h * g.out_w)).max(1);
+    // Each window cell's offset from the window's first, in a block of output rows.
+    let cell_offsets: Vec<usize> =
+        (0..pool.pool_h * pool.pool_w).map(|cell| (cell / pool.pool_w * g.out_w + cell % pool.pool_w) * c).collect();
     // Tasks of whole pooled rows: the output rows under them are computed into scratch, then pooled.
     par::for_each_chunk_mut2(output, winners, pooled_rows_per_task * pooled_row_len, |task, output, winners| {
         let first_row = task * pooled_rows_per_task;
         let pooled_rows = output.len() / pooled_row_len;
-        let firsts: Vec<usize> = (first_row..first_row + pooled_rows)
-            .flat_map(|row| {
-                let (image, py) = (row / pool.out_h, row % pool.out_h);
-                (0..pool.pool_h).flat_map(move |dy| (0..g.out_w).map(move |ox| Pixel { image, oy: py * pool.stride_h + dy, ox }))
-            })
-            .map(|pixel| forward.source.pixel_offset(g, &pixel))
-            .collect();
-        // Each window cell's offset from the window's first, in a block of output rows.
-        let cell_offsets: Vec<usize> =
-            (0..pool.pool_h * pool.pool_w).map(|cell| (cell / pool.pool_w * g.out_w + cell % pool.pool_w) * c).collect();
+        let mut firsts = Vec::with_capacity(pooled_rows * pool.pool_h * g.out_w);
+        for row in first_row..first_row + pooled_rows {
+            let (image, py) = (row / pool.out_h, row % pool.out_h);
+            for oy in py * pool.stride_h..py * pool.stride_h + pool.pool_h {
+                let first = forward.source.pixel_offset(g, &Pixel { image, oy, ox: 0 });
+                firsts.extend((0..g.out_w).map(|ox| first + ox * g.stride_w * g.in_c));
+            }
+        }
         with_scratch([firsts.len() * c, 0, 0], |[block, _, _]| {
             forward.rows(&firsts, block);
             let rows = output.chunks_exact_mut(pooled_row_len).zip(winners.chunks_exact_mut(pooled_row_len));
