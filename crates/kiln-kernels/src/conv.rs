@@ -555,19 +555,30 @@ fn output_gradient_panels(dy: &[f32], mask: Option<&[f32]>, out_c: usize, panels
     let mut sums = vec![0.0f32; out_c.next_multiple_of(NR)];
     for ((panel, dst), panel_sums) in panels.chunks_exact_mut(rows * NR).enumerate().zip(sums.chunks_exact_mut(NR)) {
         let (j0, cols) = (panel * NR, NR.min(out_c - panel * NR));
+        let mut panel_sum = [0.0f32; NR];
         for (r, d) in dst.chunks_exact_mut(NR).enumerate() {
-            let (d, rest) = d.split_at_mut(cols);
-            d.copy_from_slice(&dy[r * out_c + j0..][..cols]);
-            rest.fill(0.0);
+            let mut row = padded_row(&dy[r * out_c + j0..], cols);
             if let Some(y) = mask {
-                d.iter_mut().zip(&y[r * out_c + j0..][..cols]).for_each(|(v, &y)| *v = if y > 0.0 { *v } else { 0.0 });
+                let keep = padded_row(&y[r * out_c + j0..], cols);
+                row.iter_mut().zip(keep).for_each(|(v, y)| *v = if y > 0.0 { *v } else { 0.0 });
             }
+            panel_sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            <&mut [f32; NR]>::try_from(d).expect("NR-wide panel row").copy_from_slice(&row);
         }
-        for d in dst.chunks_exact(NR) {
-            panel_sums.iter_mut().zip(d).for_each(|(s, &v)| *s += v);
-        }
+        panel_sums.copy_from_slice(&panel_sum);
     }
     sums
+}
+
+/// The first `cols` (at most NR) values of `src`, zero-padded to NR: a whole row is a fixed-size copy (vector
+/// moves), not a bulk-memory call per row.
+fn padded_row(src: &[f32], cols: usize) -> [f32; NR] {
+    if cols == NR {
+        return src[..NR].try_into().expect("NR values");
+    }
+    let mut row = [0.0f32; NR];
+    row[..cols].copy_from_slice(&src[..cols]);
+    row
 }
 
 /// Adds the patch gradients `dY · Wᵀ` of a block's pixels into `target` (the block's images as [`Source`] lays
