@@ -16,7 +16,7 @@ use std::cell::RefCell;
 
 mod max_pool;
 pub use max_pool::{conv2d_max_pool_forward, NO_WINNER};
-use max_pool::{check_pool, unpool};
+use max_pool::{check_pool, unpool, unpool_panels};
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[path = "conv/kernel_simd128.rs"]
@@ -696,9 +696,11 @@ pub fn conv2d_backward(
         let padded_len = if task_grad_input.is_some() && padded { block_images * image_len } else { 0 };
         // The output gradient is read in place unless it must be made: unpooled, or masked by ReLU for the
         // input-gradient tiles (the filter gradient's panels mask as they copy).
+        // Without an input gradient, a pooled gradient goes straight into the panels.
+        let unpool_into_panels = matches!(output_grad, OutputGrad::MaxPooled { .. }) && task_grad_input.is_none();
         let made = match output_grad {
             OutputGrad::Direct { relu_output, .. } => task_grad_input.is_some() && relu_output.is_some(),
-            OutputGrad::MaxPooled { .. } => true,
+            OutputGrad::MaxPooled { .. } => !unpool_into_panels,
         };
         let made_len = if made { block_rows * out_c } else { 0 };
         with_scratch([padded_len, made_len, block_rows * ld], |[padded_dx, made_dy, dy_panels]| {
@@ -707,6 +709,7 @@ pub fn conv2d_backward(
                 let rows = count * pixels;
                 let at = (first_image + first) * out_len;
                 let (dy, mask) = match output_grad {
+                    OutputGrad::MaxPooled { .. } if unpool_into_panels => (&[][..], None),
                     OutputGrad::Direct { grad, relu_output } => {
                         let grad = &grad[at..][..rows * out_c];
                         match relu_output.map(|y| &y[at..][..rows * out_c]) {
@@ -724,7 +727,12 @@ pub fn conv2d_backward(
                         (&*made_dy, None)
                     }
                 };
-                let sums = output_gradient_panels(dy, mask, out_c, &mut dy_panels[..rows * ld]);
+                let sums = match output_grad {
+                    OutputGrad::MaxPooled { pool, grad, winners } if unpool_into_panels => {
+                        unpool_panels(g, pool, grad, winners, first_image + first, &mut dy_panels[..rows * ld])
+                    }
+                    _ => output_gradient_panels(dy, mask, out_c, &mut dy_panels[..rows * ld]),
+                };
                 if with_bias {
                     partial.bias.iter_mut().zip(&sums).for_each(|(b, &s)| *b += s as f64);
                 }

@@ -5,6 +5,7 @@
 
 use super::{check_len, with_scratch, ConvActivation, Conv2dGeometry, Forward, KernelError, Padding, Pixel, MAX_FORWARD_ROWS};
 use crate::par;
+use crate::gemm::NR;
 use crate::pool::Pool2dGeometry;
 
 /// Marks a pooled value whose window passes no gradient: under ReLU, its maximum is a zero.
@@ -144,6 +145,42 @@ pub(super) fn unpool(g: &Conv2dGeometry, pool: &Pool2dGeometry, grad: &[f32], wi
             }
         }
     }
+}
+
+/// [`unpool`] then `output_gradient_panels` without the row-major gradient in between: the gradient of images
+/// `first_image..` (as many as `panels` holds) as NR-wide panels `[panel][row][NR]`, and its column sums
+/// (added in the same order, so the results are the same to the bit).
+pub(super) fn unpool_panels(g: &Conv2dGeometry, pool: &Pool2dGeometry, grad: &[f32], winners: &[u8], first_image: usize, panels: &mut [f32]) -> Vec<f32> {
+    let (c, pixels, cells) = (g.out_c, g.out_h * g.out_w, pool.pool_h * pool.pool_w);
+    let ld = c.next_multiple_of(NR);
+    let rows = panels.len() / ld;
+    let pooled_len = pool.out_h * pool.out_w * c;
+    // Each window cell's output row relative to its window's first.
+    let cell_rows: Vec<usize> = (0..cells).map(|cell| cell / pool.pool_w * g.out_w + cell % pool.pool_w).collect();
+    panels.fill(0.0);
+    for image in 0..rows / pixels {
+        let at = (first_image + image) * pooled_len;
+        let pooled = grad[at..][..pooled_len].chunks_exact(c).zip(winners[at..][..pooled_len].chunks_exact(c));
+        for (cell, (grad, winners)) in pooled.enumerate() {
+            let (py, px) = (cell / pool.out_w, cell % pool.out_w);
+            let window_row = image * pixels + py * pool.stride_h * g.out_w + px * pool.stride_w;
+            for (ch, (&v, &won)) in grad.iter().zip(winners).enumerate() {
+                // NO_WINNER (and any index past the window) passes nothing, as in `unpool`.
+                if let Some(&cell_row) = cell_rows.get(won as usize) {
+                    panels[(ch / NR * rows + window_row + cell_row) * NR + ch % NR] = v;
+                }
+            }
+        }
+    }
+    let mut sums = vec![0.0f32; ld];
+    for (panel, panel_sums) in panels.chunks_exact(rows * NR).zip(sums.chunks_exact_mut(NR)) {
+        let mut sum = [0.0f32; NR];
+        for row in panel.chunks_exact(NR) {
+            sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+        }
+        panel_sums.copy_from_slice(&sum);
+    }
+    sums
 }
 
 #[cfg(test)]

@@ -59,8 +59,40 @@ fn fused_equals_convolution_then_max_pool() {
             let (mut fx, mut fw, mut fb) = (vec![f32::NAN; x.len()], vec![f32::NAN; w.len()], vec![f32::NAN; g.out_c]);
             grads(&mut fx, &mut fw, &mut fb, OutputGrad::MaxPooled { pool: &pool, grad: &dpooled, winners: &winners });
             assert_eq!((fx, fw, fb), (dx, dw, db), "case {i} relu {relu}: gradients");
+
+            // Without an input gradient (a first layer) the pooled gradient is unpooled straight into panels.
+            let filter_grads = |output_grad: OutputGrad| {
+                let (mut dw, mut db) = (vec![f32::NAN; w.len()], vec![f32::NAN; g.out_c]);
+                conv2d_backward(&g, &x, &w, output_grad, Conv2dGrads { input: None, filter: &mut dw, bias: Some(&mut db) }).unwrap();
+                (dw, db)
+            };
+            let fused = filter_grads(OutputGrad::MaxPooled { pool: &pool, grad: &dpooled, winners: &winners });
+            assert_eq!(fused, filter_grads(OutputGrad::Direct { grad: &dy, relu_output }), "case {i} relu {relu}: filter gradients");
         }
     }
+}
+
+#[test]
+fn winners_outside_the_window_pass_no_gradient_with_or_without_an_input_gradient() {
+    let (g, pool) = geometries(&CASES[2]);
+    let mut r = rng(77);
+    let x = random_vec(&mut r, g.batch * g.input_image_len(), -1.0, 1.0);
+    let w = random_vec(&mut r, g.patch_len() * g.out_c, -0.5, 0.5);
+    let dpooled = random_vec(&mut r, pooled_len(&pool), -1.0, 1.0);
+    let cells = (pool.pool_h * pool.pool_w) as u8;
+    // Every other value points past its window (hostile or corrupted winners); the rest are valid cells.
+    let winners: Vec<u8> = (0..dpooled.len()).map(|i| if i % 2 == 0 { cells + (i % 7) as u8 } else { (i % cells as usize) as u8 }).collect();
+    let valid_only: Vec<f32> = dpooled.iter().enumerate().map(|(i, &v)| if i % 2 == 0 { 0.0 } else { v }).collect();
+    let run = |grad: &[f32], with_input: bool| {
+        let output_grad = OutputGrad::MaxPooled { pool: &pool, grad, winners: &winners };
+        let (mut dx, mut dw, mut db) = (vec![0.0; x.len()], vec![0.0; w.len()], vec![0.0; g.out_c]);
+        let input = with_input.then_some(&mut dx[..]);
+        conv2d_backward(&g, &x, &w, output_grad, Conv2dGrads { input, filter: &mut dw, bias: Some(&mut db) }).unwrap();
+        (dw, db)
+    };
+    let expected = run(&valid_only, true);
+    assert_eq!(run(&dpooled, true), expected);
+    assert_eq!(run(&dpooled, false), expected);
 }
 
 #[test]
