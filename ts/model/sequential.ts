@@ -19,7 +19,10 @@ export class NonFiniteLossError extends KilnError {}
 /** Examples in memory (`x` row-major, [count, ...inputShape]) or produced batch by batch (e.g. with augmentation). */
 export interface DataSource {
   readonly count: number;
-  /** Inputs and targets of the examples at `indices`, in that order. */
+  /**
+   * Inputs and targets of the examples at `indices`, in that order. fit(), evaluate() copy them before asking
+   * for the next batch, so a source may return the same arrays each time, refilled.
+   */
   batch(indices: Int32Array, epoch: number): { x: Float32Array; y: Float32Array | Int32Array };
 }
 
@@ -71,14 +74,21 @@ class ArraySource implements DataSource {
     readonly count: number,
     private readonly offset = 0,
   ) {}
+  /** The last batch's arrays, refilled while batches keep their size. */
+  private buffers: { x: Float32Array; y: Float32Array | Int32Array } | null = null;
+
   batch(indices: Int32Array) {
-    const x = new Float32Array(indices.length * this.exampleSize);
-    const y = new (this.y.constructor as typeof Float32Array | typeof Int32Array)(indices.length * this.targetSize);
-    indices.forEach((index, i) => {
-      const at = this.offset + index;
-      x.set(this.x.subarray(at * this.exampleSize, (at + 1) * this.exampleSize), i * this.exampleSize);
-      y.set(this.y.subarray(at * this.targetSize, (at + 1) * this.targetSize), i * this.targetSize);
-    });
+    const { exampleSize, targetSize } = this;
+    if (this.buffers?.x.length !== indices.length * exampleSize) {
+      const Targets = this.y.constructor as typeof Float32Array | typeof Int32Array;
+      this.buffers = { x: new Float32Array(indices.length * exampleSize), y: new Targets(indices.length * targetSize) };
+    }
+    const { x, y } = this.buffers;
+    for (let i = 0; i < indices.length; i++) {
+      const at = this.offset + indices[i];
+      x.set(this.x.subarray(at * exampleSize, (at + 1) * exampleSize), i * exampleSize);
+      y.set(this.y.subarray(at * targetSize, (at + 1) * targetSize), i * targetSize);
+    }
     return { x, y };
   }
   /** The last `count` examples as another source (validationSplit). */
