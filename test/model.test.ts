@@ -78,6 +78,16 @@ describe('Sequential on the reference backend', () => {
     expect(large.history.val_accuracy).toEqual(small.history.val_accuracy);
     expect(large.history.val_loss.at(-1)!).toBeCloseTo(small.history.val_loss.at(-1)!, 5);
     expect(large.history.val_loss.at(-1)!).toBe(large.evaluated.loss);
+    // Batches of 7, 7 and 6 (the arrays behind them are refilled, and remade when the size changes) give the
+    // same result as one batch of all 20.
+    const held = blobs(20, 5);
+    const model20 = kiln.sequential([layers.dense(3, { activation: 'relu' }), layers.dense(2)], { inputShape: [4], seed: 9 });
+    model20.compile({ optimizer: new kiln.SGD(), loss: 'sparseCategoricalCrossentropy', fromLogits: true, metrics: ['accuracy'] });
+    const whole = model20.evaluate(held.x, held.y, { batchSize: 20 });
+    const pieces = model20.evaluate(held.x, held.y, { batchSize: 7 });
+    expect(pieces.accuracy).toBe(whole.accuracy);
+    expect(pieces.loss).toBeCloseTo(whole.loss, 5);
+    model20.dispose();
     const model = kiln.sequential([layers.dense(2)], { inputShape: [4] });
     model.compile({ optimizer: new kiln.SGD(), loss: 'sparseCategoricalCrossentropy', fromLogits: true });
     const { x, y } = blobs(8, 1);
