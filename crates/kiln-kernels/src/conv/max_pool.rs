@@ -4,8 +4,8 @@
 //! Windows must not overlap and the pooling must not pad, so that each output cell has at most one window.
 
 use super::{check_len, with_scratch, ConvActivation, Conv2dGeometry, Forward, KernelError, Padding, Pixel, MAX_FORWARD_ROWS};
-use crate::par;
 use crate::gemm::NR;
+use crate::par;
 use crate::pool::Pool2dGeometry;
 
 /// Marks a pooled value whose window passes no gradient: under ReLU, its maximum is a zero.
