@@ -52,8 +52,7 @@ pub fn conv2d_max_pool_forward(
     let (pooled_row_len, window_rows_len) = (pool.out_w * c, pool.pool_h * g.out_w * c);
     let pooled_rows_per_task = (MAX_FORWARD_ROWS / (pool.pool_h * g.out_w)).max(1);
     // Each window cell's offset from the window's first, in a block of output rows.
-    let cell_offsets: Vec<usize> =
-        (0..pool.pool_h * pool.pool_w).map(|cell| (cell / pool.pool_w * g.out_w + cell % pool.pool_w) * c).collect();
+    let cell_offsets: Vec<usize> = window_cell_rows(g, pool).into_iter().map(|row| row * c).collect();
     // Tasks of whole pooled rows: the output rows under them are computed into scratch, then pooled.
     par::for_each_chunk_mut2(output, winners, pooled_rows_per_task * pooled_row_len, |task, output, winners| {
         let first_row = task * pooled_rows_per_task;
@@ -147,16 +146,20 @@ pub(super) fn unpool(g: &Conv2dGeometry, pool: &Pool2dGeometry, grad: &[f32], wi
     }
 }
 
+/// Each window cell's output pixel (row-major) counted from its window's first.
+fn window_cell_rows(g: &Conv2dGeometry, pool: &Pool2dGeometry) -> Vec<usize> {
+    (0..pool.pool_h * pool.pool_w).map(|cell| cell / pool.pool_w * g.out_w + cell % pool.pool_w).collect()
+}
+
 /// [`unpool`] then `output_gradient_panels` without the row-major gradient in between: the gradient of images
 /// `first_image..` (as many as `panels` holds) as NR-wide panels `[panel][row][NR]`, and its column sums
 /// (added in the same order, so the results are the same to the bit).
 pub(super) fn unpool_panels(g: &Conv2dGeometry, pool: &Pool2dGeometry, grad: &[f32], winners: &[u8], first_image: usize, panels: &mut [f32]) -> Vec<f32> {
-    let (c, pixels, cells) = (g.out_c, g.out_h * g.out_w, pool.pool_h * pool.pool_w);
+    let (c, pixels) = (g.out_c, g.out_h * g.out_w);
     let ld = c.next_multiple_of(NR);
     let rows = panels.len() / ld;
     let pooled_len = pool.out_h * pool.out_w * c;
-    // Each window cell's output row relative to its window's first.
-    let cell_rows: Vec<usize> = (0..cells).map(|cell| cell / pool.pool_w * g.out_w + cell % pool.pool_w).collect();
+    let cell_rows = window_cell_rows(g, pool);
     panels.fill(0.0);
     for image in 0..rows / pixels {
         let at = (first_image + image) * pooled_len;
