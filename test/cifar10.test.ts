@@ -328,6 +328,13 @@ describe('augmentBatch', () => {
     expect(seen.shifts.size).toBeGreaterThan(5);
   });
 
+  it('augments bytes exactly as it augments the same values as floats', () => {
+    const bytes = Uint8Array.from(images, (v, i) => (v * 7 + i) % 256);
+    const out = augmentBatch(bytes, count, { seed: 5 });
+    expect(out).toBeInstanceOf(Uint8Array);
+    expect(Array.from(out)).toEqual(Array.from(augmentBatch(Float32Array.from(bytes), count, { seed: 5 })));
+  });
+
   it('is deterministic per seed, the identity with no padding and no flip, and checks its input', () => {
     expect(sameBytes(augmentBatch(images, count, { seed: 9 }), augmentBatch(images, count, { seed: 9 }))).toBe(true);
     expect(sameBytes(augmentBatch(images, count, { seed: 9 }), augmentBatch(images, count, { seed: 10 }))).toBe(false);

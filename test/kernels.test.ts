@@ -240,6 +240,34 @@ for (const variant of ['simd', 'threads-relaxed'] as const) {
       });
     }
 
+    it('writeBytes divides each byte exactly like the reference, over several parallel chunks', () => {
+      // Every byte value, more than two 32768-element chunks, an odd length.
+      const bytes = Uint8Array.from({ length: 70001 }, (_, i) => (i * 7) % 256);
+      for (const divisor of [255, 1, -3.5]) {
+        const read = (b: Backend) => {
+          const s = b.allocate(bytes.length);
+          b.writeBytes(s, bytes, divisor);
+          const values = b.readSync!(s);
+          b.free(s);
+          return values;
+        };
+        expect(read(getBackend())).toEqual(read(reference));
+      }
+    });
+
+    it('fromBytes: named errors for bad bytes, shape and divisor, and nothing leaks', () => {
+      const before = kiln.memory().liveBytes;
+      const t = kiln.fromBytes(new Uint8Array([0, 51, 255, 7, 9, 200]), [2, 3], 255);
+      expect(Array.from(t.dataSync())).toEqual([0, 51, 255, 7, 9, 200].map((v) => Math.fround(v / 255)));
+      t.dispose();
+      expect(() => kiln.fromBytes(new Float32Array(6) as never, [2, 3])).toThrow('fromBytes(): bytes must be a Uint8Array, got Float32Array');
+      expect(() => kiln.fromBytes(new Uint8Array(5), [2, 3])).toThrow('fromBytes(): shape [2,3] needs 6 bytes, got 5');
+      for (const divisor of [0, NaN, Infinity, 1e-50, '255' as never]) {
+        expect(() => kiln.fromBytes(new Uint8Array(6), [2, 3], divisor)).toThrow('fromBytes(): divisor must be a finite nonzero float32');
+      }
+      expect(kiln.memory().liveBytes).toBe(before);
+    });
+
     it('a label out of range is a named error and leaks nothing', () => {
       const before = kiln.memory().liveBytes;
       const logits = kiln.tensor(randomValues(6, 1), [2, 3]);

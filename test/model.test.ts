@@ -95,6 +95,34 @@ describe('Sequential on the reference backend', () => {
     model.dispose();
   });
 
+  it('a source of bytes with bytesDivisor trains exactly like the same values given as floats', () => {
+    const count = 40;
+    const { y } = blobs(count, 4);
+    // The first feature tells the class apart; the others are noise.
+    const bytes = Uint8Array.from({ length: count * 4 }, (_, i) => (i % 4 === 0 ? (y[i >> 2] ? 170 : 40) + ((i * 13) % 50) : (i * 37) % 256));
+    const source = (x: Float32Array | Uint8Array, bytesDivisor?: number): kiln.DataSource => ({
+      count,
+      bytesDivisor,
+      batch: (indices) => {
+        const picked = x instanceof Uint8Array ? new Uint8Array(indices.length * 4) : new Float32Array(indices.length * 4);
+        indices.forEach((index, i) => picked.set(x.subarray(index * 4, index * 4 + 4), i * 4));
+        return { x: picked, y: Int32Array.from(indices, (index) => y[index]) };
+      },
+    });
+    const run = (data: kiln.DataSource) => {
+      const model = kiln.sequential([layers.dense(6, { activation: 'relu' }), layers.dense(2)], { inputShape: [4], seed: 2 });
+      model.compile({ optimizer: new kiln.Adam({ learningRate: 0.05 }), loss: 'sparseCategoricalCrossentropy', fromLogits: true, metrics: ['accuracy'] });
+      const { history } = model.fit(data, undefined, { epochs: 3, batchSize: 8, validationData: [data] });
+      model.dispose();
+      return history;
+    };
+    const fromBytes = run(source(bytes, 255));
+    expect(fromBytes).toEqual(run(source(Float32Array.from(bytes, (v) => v / 255))));
+    expect(fromBytes.loss[2]).toBeLessThan(fromBytes.loss[0]);
+    // Without a divisor the bytes are taken as they are.
+    expect(run(source(bytes))).toEqual(run(source(Float32Array.from(bytes))));
+  });
+
   for (const [name, make] of [
     ['SGD with Nesterov momentum', () => new kiln.SGD({ learningRate: 0.1, momentum: 0.9, nesterov: true })],
     ['RMSprop', () => new kiln.RMSprop({ learningRate: 0.01 })],

@@ -1,6 +1,6 @@
 /** kiln's public surface, the same on every platform; each platform entry adds `ready()`. */
 export { Tensor, scope, keep, type DType, type Shape } from './tensor.js';
-export { tensor, zeros, ones, fill, scalar } from './ops/creation.js';
+export { tensor, fromBytes, zeros, ones, fill, scalar } from './ops/creation.js';
 export { matMul, gemm, type GemmOptions } from './ops/linalg.js';
 export { add, sub, mul, div, neg, exp, log, sqrt, square, mulScalar, addScalar, relu, sigmoid, tanh, softmax, logSoftmax, dropout } from './ops/elementwise.js';
 export { sum, mean } from './ops/reduce.js';

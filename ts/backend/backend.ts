@@ -127,6 +127,8 @@ export interface Backend {
   allocate(size: number, dtype?: StorageDType): Storage;
   free(storage: Storage): void;
   write(storage: Storage, values: Float32Array | Int32Array): void;
+  /** Writes `bytes[i] / divisor` into a float32 storage of the same length (divisor finite and nonzero). */
+  writeBytes(storage: Storage, bytes: Uint8Array, divisor: number): void;
   /** Copies all of `src` into `dst` (same size and dtype). */
   copy(src: Storage, dst: Storage): void;
   read(storage: Storage): Promise<Float32Array | Int32Array>;

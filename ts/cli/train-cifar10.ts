@@ -33,21 +33,25 @@ const INFERENCE_BATCH = 256;
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
 
-/** Images scaled to [0, 1] and int32 labels for a batch of indices, augmented if asked. */
+/**
+ * The pixel bytes (scaled to [0, 1] by the backend, in parallel) and int32 labels of a batch of indices, augmented
+ * if asked.
+ */
 function dataSource(set: ImageSet, augment: boolean, seed: number): kiln.DataSource {
   const pixels = 32 * 32 * 3;
   // Refilled for each batch of the same size (fit() copies a batch before asking for the next).
-  let x = new Float32Array(0);
+  let x = new Uint8Array(0);
   let y = new Int32Array(0);
   return {
     count: set.count,
+    bytesDivisor: 255,
     batch(indices, epoch) {
       if (y.length !== indices.length) {
-        x = new Float32Array(indices.length * pixels);
+        x = new Uint8Array(indices.length * pixels);
         y = new Int32Array(indices.length);
       }
       for (let i = 0; i < indices.length; i++) {
-        normalizeImages(set.images.subarray(indices[i] * pixels, (indices[i] + 1) * pixels), x, i * pixels);
+        x.set(set.images.subarray(indices[i] * pixels, (indices[i] + 1) * pixels), i * pixels);
         y[i] = set.labels[indices[i]];
       }
       return { x: augment ? augmentBatch(x, indices.length, { seed: (seed + epoch * 7919 + indices[0]) >>> 0 }) : x, y };

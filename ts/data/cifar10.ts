@@ -363,15 +363,18 @@ export function* batches(
 /**
  * A new batch where each NHWC 32×32×3 image is cropped at a random offset in [-cropPadding, cropPadding] (zeros
  * outside the image) and, with `flip`, mirrored left–right with probability ½; the same seed gives the same result.
+ * Works on floats or on bytes (returning the same kind).
  */
-export function augmentBatch(
-  images: Float32Array,
+export function augmentBatch<Images extends Float32Array | Uint8Array>(
+  images: Images,
   count: number,
   options: { cropPadding?: number; flip?: boolean; seed: number },
-): Float32Array {
+): Images {
   const op = 'augmentBatch()';
   const { cropPadding = 4, flip = true } = options;
-  if (!(images instanceof Float32Array)) throw new ValueError(`${op}: images must be a Float32Array, got ${describe(images)}`);
+  if (!(images instanceof Float32Array || images instanceof Uint8Array)) {
+    throw new ValueError(`${op}: images must be a Float32Array or Uint8Array, got ${describe(images)}`);
+  }
   if (!Number.isInteger(count) || count < 0) throw new ValueError(`${op}: count must be a non-negative integer, got ${describe(count)}`);
   if (images.length !== count * IMAGE_BYTES) {
     throw new ShapeError(`${op}: images must hold count × 32 × 32 × 3 = ${count * IMAGE_BYTES} values, got ${images.length}`);
@@ -380,7 +383,7 @@ export function augmentBatch(
     throw new ValueError(`${op}: cropPadding must be an integer in [0, ${IMAGE_SIZE}), got ${describe(cropPadding)}`);
   }
   const random = mulberry32(checkSeed(op, options.seed));
-  const out = new Float32Array(images.length);
+  const out = (images instanceof Uint8Array ? new Uint8Array(images.length) : new Float32Array(images.length)) as Images;
   for (let n = 0; n < count; n++) {
     const dx = Math.floor(random() * (2 * cropPadding + 1)) - cropPadding;
     const dy = Math.floor(random() * (2 * cropPadding + 1)) - cropPadding;

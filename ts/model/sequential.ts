@@ -4,7 +4,7 @@
  */
 import { valueAndGrads, noGrad } from '../autograd/tape.js';
 import { KilnError, ShapeError, ValueError, describe } from '../errors.js';
-import { tensor } from '../ops/creation.js';
+import { fromBytes, tensor } from '../ops/creation.js';
 import { scope, type Shape, type Tensor } from '../tensor.js';
 import { sizeOf } from '../ops/validate.js';
 import { mulberry32, shuffleInPlace } from '../random.js';
@@ -21,9 +21,12 @@ export interface DataSource {
   readonly count: number;
   /**
    * Inputs and targets of the examples at `indices`, in that order. fit(), evaluate() copy them before asking
-   * for the next batch, so a source may return the same arrays each time, refilled.
+   * for the next batch, so a source may return the same arrays each time, refilled. Inputs given as bytes
+   * (e.g. pixels) become float32 `byte / bytesDivisor` inside the backend, in parallel on the threads build.
    */
-  batch(indices: Int32Array, epoch: number): { x: Float32Array; y: Float32Array | Int32Array };
+  batch(indices: Int32Array, epoch: number): { x: Float32Array | Uint8Array; y: Float32Array | Int32Array };
+  /** What byte inputs are divided by (default 1): 255 scales pixels to [0, 1]. */
+  readonly bytesDivisor?: number;
 }
 
 export interface CompileOptions {
@@ -201,7 +204,14 @@ export class Sequential {
     const { x, y } = source.batch(indices, epoch);
     this.checkTargets(op, y);
     const targetShape = y.length === indices.length ? [indices.length] : [indices.length, y.length / indices.length];
-    return { x: tensor(x, [indices.length, ...this.inputShape]), y: tensor(y, targetShape, y instanceof Int32Array ? 'int32' : 'float32') };
+    const targets = tensor(y, targetShape, y instanceof Int32Array ? 'int32' : 'float32');
+    try {
+      const shape = [indices.length, ...this.inputShape];
+      return { x: x instanceof Uint8Array ? fromBytes(x, shape, source.bytesDivisor ?? 1) : tensor(x, shape), y: targets };
+    } catch (error) {
+      targets.dispose();
+      throw error;
+    }
   }
 
   private requireCompiled(op: string) {

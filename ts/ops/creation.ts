@@ -1,6 +1,6 @@
 /** Making tensors from values. */
 import { getBackend } from '../backend/registry.js';
-import { DTypeError, ShapeError, describe } from '../errors.js';
+import { DTypeError, ShapeError, ValueError, describe } from '../errors.js';
 import type { DType, Shape, Tensor } from '../tensor.js';
 import { allocateTensor, checkShape, filledTensor, sizeOf } from './validate.js';
 
@@ -49,6 +49,23 @@ export function tensor(values: Float32Array | Int32Array | NestedNumbers, shape?
   }
   const t = allocateTensor(getBackend(), finalShape, kind);
   t.backend.write(t.storage, flat);
+  return t;
+}
+
+/**
+ * A float32 tensor of `bytes[i] / divisor`, converted inside the backend (in parallel on the threads build): e.g.
+ * `fromBytes(pixels, [n, 32, 32, 3], 255)` for images scaled to [0, 1], with no float copy made in JavaScript.
+ */
+export function fromBytes(bytes: Uint8Array, shape: Shape, divisor = 1): Tensor {
+  const op = 'fromBytes()';
+  if (!(bytes instanceof Uint8Array)) throw new DTypeError(`${op}: bytes must be a Uint8Array, got ${describe(bytes)}`);
+  const checked = checkShape(op, shape);
+  if (sizeOf(checked) !== bytes.length) throw new ShapeError(`${op}: shape [${checked}] needs ${sizeOf(checked)} bytes, got ${bytes.length}`);
+  // The division runs in float32, so the divisor must be a finite nonzero float32 (1e-50 is not).
+  const d = typeof divisor === 'number' ? Math.fround(divisor) : NaN;
+  if (!Number.isFinite(d) || d === 0) throw new ValueError(`${op}: divisor must be a finite nonzero float32, got ${describe(divisor)}`);
+  const t = allocateTensor(getBackend(), checked, 'float32');
+  t.backend.writeBytes(t.storage, bytes, d);
   return t;
 }
 

@@ -77,6 +77,21 @@ fn zip_broadcast(a: &[f32], b: &[f32], out: &mut [f32], f: impl Fn(f32, f32) -> 
     });
 }
 
+/// `out[i] = bytes[i] / divisor` (e.g. pixels to [0, 1] with 255), correctly rounded like a float32 division.
+pub fn bytes_to_f32(bytes: &[u8], divisor: f32, out: &mut [f32]) -> Result<(), KernelError> {
+    const KERNEL: &str = "bytes_to_f32";
+    check_len(KERNEL, "out", out.len(), &[bytes.len()])?;
+    if !(divisor.is_finite() && divisor != 0.0) {
+        return Err(KernelError::Value { kernel: KERNEL, argument: "divisor", expected: "finite and nonzero".into(), got: divisor.to_string() });
+    }
+    par::for_each_chunk_mut(out, ELEMENTWISE_CHUNK, |i, out| {
+        for (o, &b) in out.iter_mut().zip(&bytes[i * ELEMENTWISE_CHUNK..]) {
+            *o = b as f32 / divisor;
+        }
+    });
+    Ok(())
+}
+
 /// `out = alpha·x + beta`.
 pub fn affine(x: &[f32], alpha: f32, beta: f32, out: &mut [f32]) -> Result<(), KernelError> {
     map_into("affine", x, out, |v| alpha * v + beta)
@@ -175,5 +190,30 @@ mod tests {
         let mut y = [0.0; 5];
         affine(&x[..5], 2.0, 1.0, &mut y).unwrap();
         assert_eq!(y, [3.0, 5.0, 7.0, -1.0, 1.0]);
+    }
+
+    #[test]
+    fn bytes_to_f32_divides_every_byte_value_over_several_chunks() {
+        // Every byte value, repeated past one parallel chunk, ending mid-pattern.
+        let bytes: Vec<u8> = (0..ELEMENTWISE_CHUNK * 2 + 77).map(|i| (i * 7 % 256) as u8).collect();
+        for divisor in [255.0f32, 1.0, -3.5] {
+            let mut out = vec![f32::NAN; bytes.len()];
+            bytes_to_f32(&bytes, divisor, &mut out).unwrap();
+            for (i, (&o, &b)) in out.iter().zip(&bytes).enumerate() {
+                // Division in f64 rounded once to f32 is the correctly rounded float32 quotient.
+                assert_eq!(o, (b as f64 / divisor as f64) as f32, "byte {b} at {i} / {divisor}");
+            }
+        }
+    }
+
+    #[test]
+    fn bytes_to_f32_rejects_bad_arguments() {
+        let mut out = [0.0f32; 3];
+        let err = bytes_to_f32(&[1, 2], 255.0, &mut out).unwrap_err().to_string();
+        assert!(err.contains("bytes_to_f32: out has 3 elements, expected 2"), "{err}");
+        for divisor in [0.0, f32::NAN, f32::INFINITY] {
+            let err = bytes_to_f32(&[1, 2, 3], divisor, &mut out).unwrap_err().to_string();
+            assert!(err.contains("divisor must be finite and nonzero"), "{err}");
+        }
     }
 }

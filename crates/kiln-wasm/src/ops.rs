@@ -81,6 +81,12 @@ pub fn affine(x: *const f32, len: usize, alpha: f32, beta: f32, out: *mut f32) -
     k::elementwise::affine(f32s(x, len), alpha, beta, f32s_mut(out, len)).map_err(js)
 }
 
+/// `out[i] = bytes[i] / divisor`; the bytes arrive copied into wasm memory by the bindings.
+#[wasm_bindgen]
+pub fn bytes_to_f32(bytes: &[u8], divisor: f32, out: *mut f32, out_len: usize) -> Result<(), JsError> {
+    k::elementwise::bytes_to_f32(bytes, divisor, f32s_mut(out, out_len)).map_err(js)
+}
+
 #[wasm_bindgen]
 pub fn fill(out: *mut f32, len: usize, value: f32) {
     f32s_mut(out, len).fill(value);

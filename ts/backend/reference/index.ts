@@ -81,6 +81,12 @@ export class ReferenceBackend implements Backend {
     (storage as ArrayStorage).values.set(values);
   }
 
+  writeBytes(storage: Storage, bytes: Uint8Array, divisor: number): void {
+    const out = (storage as ArrayStorage).values;
+    // A float64 quotient rounded once to float32 is the float32 quotient.
+    for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] / divisor;
+  }
+
   copy(src: Storage, dst: Storage): void {
     (dst as ArrayStorage).values.set((src as ArrayStorage).values);
   }

@@ -62,6 +62,10 @@ export class WasmBackend implements Backend {
     this.view(storage).set(values);
   }
 
+  writeBytes(storage: Storage, bytes: Uint8Array, divisor: number): void {
+    this.kernels.bytes_to_f32(bytes, divisor, ptr(storage), storage.size);
+  }
+
   copy(src: Storage, dst: Storage): void {
     new Uint8Array(this.linearMemory.buffer, ptr(dst), dst.size * 4).set(new Uint8Array(this.linearMemory.buffer, ptr(src), src.size * 4));
   }
