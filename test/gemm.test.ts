@@ -9,6 +9,9 @@ const SHAPES: [number, number, number][] = [
   [64, 64, 64],
   [257, 129, 511],
   [5, 300, 3],
+  // One tile each, cut in two on 2 threads: by columns, then (too narrow) by rows.
+  [37, 61, 500],
+  [100, 9, 1200],
 ];
 const TRANSPOSES: [boolean, boolean][] = [
   [false, false],

@@ -2,7 +2,12 @@
 //! cut into fixed chunks that run in parallel with the `parallel` feature.
 
 use crate::error::{check_len, KernelError};
-use crate::par::{self, ELEMENTWISE_CHUNK};
+use crate::par;
+
+/// Elements per parallel task. An update reads and writes three or four slices and may take a square root
+/// and a division per element, so a quarter of an elementwise chunk is as much work, and the seed CNN's
+/// 18k-65k-element weights split into several tasks each.
+const CHUNK: usize = par::ELEMENTWISE_CHUNK / 4;
 
 /// Fails unless `value` is finite and `in_range` holds; `range` describes the valid values for the message.
 fn check_hyperparameter(
@@ -53,8 +58,8 @@ pub fn sgd_update(
             got: "None".into(),
         }),
         None => {
-            par::for_each_chunk_mut(param, ELEMENTWISE_CHUNK, |i, param| {
-                for (p, &g) in param.iter_mut().zip(&grad[i * ELEMENTWISE_CHUNK..]) {
+            par::for_each_chunk_mut(param, CHUNK, |i, param| {
+                for (p, &g) in param.iter_mut().zip(&grad[i * CHUNK..]) {
                     *p -= lr * g;
                 }
             });
@@ -62,8 +67,8 @@ pub fn sgd_update(
         }
         Some(velocity) => {
             check_len(KERNEL, "velocity", velocity.len(), &[param.len()])?;
-            par::for_each_chunk_mut2(param, velocity, ELEMENTWISE_CHUNK, |i, param, velocity| {
-                for ((p, v), &g) in param.iter_mut().zip(velocity).zip(&grad[i * ELEMENTWISE_CHUNK..]) {
+            par::for_each_chunk_mut2(param, velocity, CHUNK, |i, param, velocity| {
+                for ((p, v), &g) in param.iter_mut().zip(velocity).zip(&grad[i * CHUNK..]) {
                     *v = momentum * *v - lr * g;
                     *p += if nesterov { momentum * *v - lr * g } else { *v };
                 }
@@ -86,8 +91,8 @@ pub fn adagrad_update(
     check_len(KERNEL, "accum", accum.len(), &[param.len()])?;
     check_learning_rate(KERNEL, lr)?;
     check_epsilon(KERNEL, eps)?;
-    par::for_each_chunk_mut2(param, accum, ELEMENTWISE_CHUNK, |i, param, accum| {
-        for ((p, a), &g) in param.iter_mut().zip(accum).zip(&grad[i * ELEMENTWISE_CHUNK..]) {
+    par::for_each_chunk_mut2(param, accum, CHUNK, |i, param, accum| {
+        for ((p, a), &g) in param.iter_mut().zip(accum).zip(&grad[i * CHUNK..]) {
             *a += g * g;
             *p -= lr * g / (a.sqrt() + eps);
         }
@@ -111,8 +116,8 @@ pub fn rmsprop_update(
     check_learning_rate(KERNEL, lr)?;
     check_unit_interval(KERNEL, "rho", rho)?;
     check_epsilon(KERNEL, eps)?;
-    par::for_each_chunk_mut2(param, mean_square, ELEMENTWISE_CHUNK, |i, param, mean_square| {
-        for ((p, s), &g) in param.iter_mut().zip(mean_square).zip(&grad[i * ELEMENTWISE_CHUNK..]) {
+    par::for_each_chunk_mut2(param, mean_square, CHUNK, |i, param, mean_square| {
+        for ((p, s), &g) in param.iter_mut().zip(mean_square).zip(&grad[i * CHUNK..]) {
             *s = rho * *s + (1.0 - rho) * g * g;
             *p -= lr * g / (s.sqrt() + eps);
         }
@@ -157,8 +162,8 @@ pub fn adam_update(
     let t = step as f64;
     let lr_t = (lr as f64 * (1.0 - (beta2 as f64).powf(t)).sqrt() / (1.0 - (beta1 as f64).powf(t))) as f32;
     let decay = 1.0 - lr * weight_decay;
-    par::for_each_chunk_mut3(param, m, v, ELEMENTWISE_CHUNK, |i, param, m, v| {
-        for (((p, m), v), &g) in param.iter_mut().zip(m).zip(v).zip(&grad[i * ELEMENTWISE_CHUNK..]) {
+    par::for_each_chunk_mut3(param, m, v, CHUNK, |i, param, m, v| {
+        for (((p, m), v), &g) in param.iter_mut().zip(m).zip(v).zip(&grad[i * CHUNK..]) {
             *m = beta1 * *m + (1.0 - beta1) * g;
             *v = beta2 * *v + (1.0 - beta2) * g * g;
             *p = *p * decay - lr_t * *m / (v.sqrt() + eps);

@@ -170,6 +170,14 @@ fn linger(caller: Option<usize>) {
     LINGERING.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
 }
 
+/// Threads that share a parallel region: the pool's with the `parallel` feature, else 1.
+pub(crate) fn thread_count() -> usize {
+    #[cfg(feature = "parallel")]
+    return rayon::current_num_threads();
+    #[cfg(not(feature = "parallel"))]
+    1
+}
+
 /// Elements per task for elementwise kernels: large enough to amortize a rayon task, small enough to balance.
 pub(crate) const ELEMENTWISE_CHUNK: usize = 1 << 15;
 

@@ -151,12 +151,12 @@ fn run_tiles(
     ldc: usize,
 ) {
     let out = OutPtr(c.as_mut_ptr());
-    let tiles = output_tiles(m, n);
+    let tiles = output_tiles(m, n, k, crate::par::thread_count());
     // One parallel region per call: each tile runs the whole depth loop on its own packed blocks, so threads
     // never wait on each other between depth blocks (re-packing B per row block costs ~1/MC of the work).
-    let run_tile = |&(i0, j0): &(usize, usize)| {
+    let run_tile = |&tile: &Tile| {
         // SAFETY: tiles are disjoint rectangles of C, which was bounds-checked above.
-        unsafe { compute_tile(a, b, i0, j0, m, n, k, alpha, beta, out, ldc) }
+        unsafe { compute_tile(a, b, tile, k, alpha, beta, out, ldc) }
     };
     crate::par::for_each_task(tiles.len(), |t| run_tile(&tiles[t]));
 }
@@ -175,9 +175,35 @@ fn scale_c(m: usize, n: usize, beta: f32, c: &mut [f32], ldc: usize) {
     }
 }
 
-/// Top-left corners of the MC × NC output tiles.
-fn output_tiles(m: usize, n: usize) -> Vec<(usize, usize)> {
-    (0..m).step_by(MC).flat_map(|i0| (0..n).step_by(NC).map(move |j0| (i0, j0))).collect()
+/// A rectangle of C: first row, first column, rows, columns.
+#[derive(Clone, Copy)]
+struct Tile {
+    i0: usize,
+    j0: usize,
+    rows: usize,
+    cols: usize,
+}
+
+/// Multiply-adds (about 25 µs on one thread) from which a product that fits one tile is cut in two.
+const SPLIT_WORK: usize = 1 << 20;
+
+/// The MC × NC output tiles. With several threads, a product that fits one tile but is worth sharing (a dense
+/// layer's forward pass at a small batch) is cut in two along its columns, else its rows, so that a second
+/// thread can take half (each half packs A again, a loss on one thread). The cut changes no result: each
+/// element still sums its products in the same order.
+fn output_tiles(m: usize, n: usize, k: usize, threads: usize) -> Vec<Tile> {
+    let (mut tile_rows, mut tile_cols) = (MC, NC);
+    if threads > 1 && m <= MC && n <= NC && m * n * k >= SPLIT_WORK {
+        if n >= 2 * NR {
+            tile_cols = (n / 2).next_multiple_of(NR);
+        } else if m >= 2 * MR {
+            tile_rows = (m / 2).next_multiple_of(MR);
+        }
+    }
+    (0..m)
+        .step_by(tile_rows)
+        .flat_map(|i0| (0..n).step_by(tile_cols).map(move |j0| Tile { i0, j0, rows: tile_rows.min(m - i0), cols: tile_cols.min(n - j0) }))
+        .collect()
 }
 
 thread_local! {
@@ -196,21 +222,8 @@ pub(crate) fn grown(buffer: &mut Vec<f32>, len: usize) -> &mut [f32] {
 /// One output tile over the full depth: per KC block, pack its rows of op(A) and columns of op(B), then sweep
 /// the micro-kernel over MR × NR sub-tiles (B panel outer, so it stays in L1 while A panels stream from L2).
 #[allow(clippy::too_many_arguments)]
-unsafe fn compute_tile(
-    a: &Matrix,
-    b: &Matrix,
-    i0: usize,
-    j0: usize,
-    m: usize,
-    n: usize,
-    k: usize,
-    alpha: f32,
-    beta: f32,
-    c: OutPtr,
-    ldc: usize,
-) {
-    let mc = MC.min(m - i0);
-    let nc = NC.min(n - j0);
+unsafe fn compute_tile(a: &Matrix, b: &Matrix, tile: Tile, k: usize, alpha: f32, beta: f32, c: OutPtr, ldc: usize) {
+    let Tile { i0, j0, rows: mc, cols: nc } = tile;
     // Equal depth blocks: 288 = 1 × 288 rather than 256 + 32, so no block is mostly overhead.
     let depth_block = k.div_ceil(k.div_ceil(KC));
     PACKED.with(|buffers| {

@@ -42,12 +42,24 @@ fn check(m: usize, n: usize, k: usize, ta: bool, tb: bool, alpha: f32, beta: f32
 
 #[test]
 fn matches_reference_on_odd_and_blocked_shapes() {
-    let shapes = [(1, 1, 1), (3, 5, 7), (4, 8, 16), (17, 33, 65), (65, 257, 300), (257, 129, 511), (130, 9, 513)];
+    // The last two fit one tile; with several threads they are cut in two: by columns, then (too narrow) by rows.
+    let shapes = [(1, 1, 1), (3, 5, 7), (4, 8, 16), (17, 33, 65), (65, 257, 300), (257, 129, 511), (130, 9, 513), (37, 61, 500), (100, 9, 1200)];
     for (s, &(m, n, k)) in shapes.iter().enumerate() {
         for (t, &(ta, tb)) in [(false, false), (true, false), (false, true), (true, true)].iter().enumerate() {
             check(m, n, k, ta, tb, 1.0, 0.0, 0, (s * 4 + t) as u64);
         }
     }
+}
+
+#[test]
+fn a_large_single_tile_product_is_cut_in_two_for_several_threads() {
+    let tiles = |m, n, k| output_tiles(m, n, k, 2).iter().map(|t| [t.i0, t.j0, t.rows, t.cols]).collect::<Vec<_>>();
+    assert_eq!(tiles(32, 64, 1024), [[0, 0, 32, 32], [0, 32, 32, 32]]);
+    assert_eq!(tiles(37, 61, 500), [[0, 0, 37, 32], [0, 32, 37, 29]]);
+    assert_eq!(tiles(100, 9, 1200), [[0, 0, 52, 9], [52, 0, 48, 9]]);
+    assert_eq!(tiles(32, 64, 100), [[0, 0, 32, 64]], "too little work to share");
+    assert_eq!(tiles(3, 9, 100_000), [[0, 0, 3, 9]], "nothing to cut");
+    assert_eq!(output_tiles(32, 64, 1024, 1).len(), 1, "one thread gains nothing from a cut");
 }
 
 #[test]

@@ -2,7 +2,7 @@ use super::*;
 use crate::test_util::{assert_close, random_vec, rng, to_f64};
 
 /// Odd sizes; the large one spans several parallel chunks.
-const LENS: [usize; 2] = [37, 2 * ELEMENTWISE_CHUNK + 3];
+const LENS: [usize; 2] = [37, 9 * CHUNK + 3];
 const STEPS: usize = 3;
 
 /// Runs `STEPS` updates of the kernel and of a float64 reference with the same random gradients, then compares
