@@ -121,6 +121,15 @@ describe('Sequential on the reference backend', () => {
     expect(fromBytes.loss[2]).toBeLessThan(fromBytes.loss[0]);
     // Without a divisor the bytes are taken as they are.
     expect(run(source(bytes))).toEqual(run(source(Float32Array.from(bytes))));
+    // Bad bytes are named errors that leave nothing allocated.
+    const model = kiln.sequential([layers.dense(2)], { inputShape: [4] });
+    model.compile({ optimizer: new kiln.SGD(), loss: 'sparseCategoricalCrossentropy', fromLogits: true });
+    const before = kiln.memory().liveBytes;
+    expect(() => model.fit(source(bytes, 0))).toThrow("fit(): the source's bytesDivisor must be a finite nonzero float32, got number 0");
+    const short: kiln.DataSource = { count, bytesDivisor: 255, batch: (indices) => ({ x: new Uint8Array(indices.length * 4 - 1), y: Int32Array.from(indices, (i) => y[i]) }) };
+    expect(() => model.evaluate(short)).toThrow('fromBytes(): shape [32,4] needs 128 bytes, got 127');
+    expect(kiln.memory().liveBytes).toBe(before);
+    model.dispose();
   });
 
   for (const [name, make] of [

@@ -203,11 +203,15 @@ export class Sequential {
   private batchTensors(op: string, source: DataSource, indices: Int32Array, epoch: number) {
     const { x, y } = source.batch(indices, epoch);
     this.checkTargets(op, y);
+    const divisor = source.bytesDivisor ?? 1;
+    if (x instanceof Uint8Array && !(typeof divisor === 'number' && Number.isFinite(Math.fround(divisor)) && Math.fround(divisor) !== 0)) {
+      throw new ValueError(`${op}: the source's bytesDivisor must be a finite nonzero float32, got ${describe(source.bytesDivisor)}`);
+    }
     const targetShape = y.length === indices.length ? [indices.length] : [indices.length, y.length / indices.length];
     const targets = tensor(y, targetShape, y instanceof Int32Array ? 'int32' : 'float32');
     try {
       const shape = [indices.length, ...this.inputShape];
-      return { x: x instanceof Uint8Array ? fromBytes(x, shape, source.bytesDivisor ?? 1) : tensor(x, shape), y: targets };
+      return { x: x instanceof Uint8Array ? fromBytes(x, shape, divisor) : tensor(x, shape), y: targets };
     } catch (error) {
       targets.dispose();
       throw error;
