@@ -407,10 +407,11 @@ pub struct Conv2dGrads<'a> {
     pub bias: Option<&'a mut [f32]>,
 }
 
-/// Images per parallel task: fixed, so the filter-gradient partials (and thus results) do not depend on the
-/// number of threads.
+/// Images per filter-gradient task: fixed, so the filter-gradient partials (and thus results) do not depend on
+/// the number of threads.
 const IMAGES_PER_TASK: usize = 4;
-/// Floats per block of a backward task (128 KiB): its patch gradients or masked output gradients stay in L2.
+/// Floats per block of a filter-gradient task (128 KiB): its output-gradient panels stay in L2, and so does a
+/// block's worth of patches.
 const BLOCK_BUDGET: usize = 1 << 15;
 /// A bias of zeros for tiles that have none.
 const ZEROS: [f32; NR] = [0.0; NR];
@@ -423,8 +424,8 @@ impl Conv2dGeometry {
         self.out_c.next_multiple_of(NR)
     }
 
-    /// Images per block of a backward task (its patch gradients and masked output gradients fit the budget),
-    /// at most the task's.
+    /// Images per block of a filter-gradient task (as many pixels × patches, or × output-gradient panels, as fit
+    /// the budget), at most the task's.
     fn images_per_block(&self) -> usize {
         (BLOCK_BUDGET / (self.output_pixels() * self.patch_len().max(self.padded_out_c()))).clamp(1, IMAGES_PER_TASK)
     }
@@ -684,59 +685,26 @@ pub fn conv2d_backward(
     let filter_t = if grad_input.is_some() { transposed_filter_panels(g, filter) } else { Vec::new() };
     let padded = matches!(source.data, Cow::Owned(_));
     let image_len = source.image_len(g);
-    // Per task and block: copy the output gradient (unpooled, masked by ReLU) into panels; add its column sums to the
-    // bias partial; sweep 4-tap × 8-channel tiles of the filter partial over the block's pixels, reading the
-    // taps straight from the input; then form 4-pixel × 8-tap tiles of the patch gradients and add each row
-    // straight into the input gradient (col2im without a column buffer), zero-padded like the input when the
-    // geometry pads.
-    let task = |task: usize, mut task_grad_input: Option<&mut [f32]>| -> Result<Partial, KernelError> {
+    // Filter tasks, IMAGES_PER_TASK images each: per block, copy the output gradient (unpooled, masked by ReLU)
+    // into panels, add its column sums to the bias partial, and sweep 4-tap × 8-channel tiles of the filter
+    // partial over the block's pixels, reading the taps straight from the input.
+    let filter_task = |task: usize| -> Partial {
         let first_image = task * IMAGES_PER_TASK;
-        let block_images = g.images_per_block();
-        let block_rows = block_images * pixels;
-        let padded_len = if task_grad_input.is_some() && padded { block_images * image_len } else { 0 };
-        // The output gradient is read in place unless it must be made: unpooled, or masked by ReLU for the
-        // input-gradient tiles (the filter gradient's panels mask as they copy).
-        // Without an input gradient, a pooled gradient goes straight into the panels.
-        let unpool_into_panels = matches!(output_grad, OutputGrad::MaxPooled { .. }) && task_grad_input.is_none();
-        let made = match output_grad {
-            OutputGrad::Direct { relu_output, .. } => task_grad_input.is_some() && relu_output.is_some(),
-            OutputGrad::MaxPooled { .. } => !unpool_into_panels,
-        };
-        let made_len = if made { block_rows * out_c } else { 0 };
-        with_scratch([padded_len, made_len, block_rows * ld], |[padded_dx, made_dy, dy_panels]| {
+        with_scratch([0, 0, g.images_per_block() * pixels * ld], |[_, _, dy_panels]| {
             let mut partial = Partial { filter: vec![0.0; taps * ld], bias: vec![0.0; if with_bias { out_c } else { 0 }] };
             for (first, count) in blocks(g, task) {
-                let rows = count * pixels;
-                let at = (first_image + first) * out_len;
-                let (dy, mask) = match output_grad {
-                    OutputGrad::MaxPooled { .. } if unpool_into_panels => (&[][..], None),
-                    OutputGrad::Direct { grad, relu_output } => {
-                        let grad = &grad[at..][..rows * out_c];
-                        match relu_output.map(|y| &y[at..][..rows * out_c]) {
-                            Some(y) if made => {
-                                let made_dy = &mut made_dy[..rows * out_c];
-                                made_dy.iter_mut().zip(grad).zip(y).for_each(|((m, &d), &y)| *m = if y > 0.0 { d } else { 0.0 });
-                                (&*made_dy, None)
-                            }
-                            mask => (grad, mask),
-                        }
-                    }
-                    OutputGrad::MaxPooled { pool, grad, winners } => {
-                        let made_dy = &mut made_dy[..rows * out_c];
-                        unpool(g, pool, grad, winners, first_image + first, made_dy);
-                        (&*made_dy, None)
-                    }
-                };
+                let (image, rows) = (first_image + first, count * pixels);
+                let dy_panels = &mut dy_panels[..rows * ld];
                 let sums = match output_grad {
-                    OutputGrad::MaxPooled { pool, grad, winners } if unpool_into_panels => {
-                        unpool_panels(g, pool, grad, winners, first_image + first, &mut dy_panels[..rows * ld])
+                    OutputGrad::Direct { grad, relu_output } => {
+                        let at = image * out_len;
+                        output_gradient_panels(&grad[at..][..rows * out_c], relu_output.map(|y| &y[at..][..rows * out_c]), out_c, dy_panels)
                     }
-                    _ => output_gradient_panels(dy, mask, out_c, &mut dy_panels[..rows * ld]),
+                    OutputGrad::MaxPooled { pool, grad, winners } => unpool_panels(g, pool, grad, winners, image, dy_panels),
                 };
                 if with_bias {
                     partial.bias.iter_mut().zip(&sums).for_each(|(b, &s)| *b += s as f64);
                 }
-                let dy_panels = &dy_panels[..rows * ld];
                 let sweep = Sweep {
                     images: count,
                     rows: g.out_h,
@@ -744,7 +712,7 @@ pub fn conv2d_backward(
                     a: [image_len, g.stride_h * source.w * g.in_c, g.stride_w * g.in_c],
                     b: [pixels * NR, g.out_w * NR, NR],
                 };
-                let images = &source.data[(first_image + first) * image_len..];
+                let images = &source.data[image * image_len..];
                 for (panel, b) in dy_panels.chunks_exact(rows * NR).enumerate() {
                     for t0 in (0..patch).step_by(MR) {
                         // SAFETY: the sweep stays inside the block's images (Source holds every tap) and inside
@@ -756,27 +724,56 @@ pub fn conv2d_backward(
                         }
                     }
                 }
-                if let Some(dx) = task_grad_input.as_deref_mut() {
-                    let dx = &mut dx[first * in_len..][..count * in_len];
-                    if padded {
-                        let padded_dx = &mut padded_dx[..count * image_len];
-                        padded_dx.fill(0.0);
-                        add_patch_gradients(g, &source, &tap_offsets, dy, &filter_t, padded_dx);
-                        crop_padding(g, &source, padded_dx, dx);
-                    } else {
-                        dx.fill(0.0);
-                        add_patch_gradients(g, &source, &tap_offsets, dy, &filter_t, dx);
-                    }
-                }
             }
-            Ok(partial)
+            partial
         })
     };
-    let partials = match grad_input {
-        Some(dx) => par::map_chunks_mut(dx, IMAGES_PER_TASK * in_len, |t, dx| task(t, Some(dx))),
-        None => par::map_chunks(&(0..g.task_count()).collect::<Vec<_>>(), 1, |t, _| task(t, None)),
+    // Input-gradient tasks, one image each: form 4-pixel × 8-tap tiles of the patch gradients dY·Wᵀ and add
+    // each row straight into the input gradient (col2im without a column buffer), zero-padded like the input
+    // when the geometry pads. They follow the filter tasks, so a region ends on small tasks whichever thread
+    // runs late.
+    let input_task = |image: usize, dx: &mut [f32]| {
+        let made_len = if matches!(output_grad, OutputGrad::Direct { relu_output: None, .. }) { 0 } else { out_len };
+        with_scratch([if padded { image_len } else { 0 }, made_len, 0], |[padded_dx, made_dy, _]| {
+            let at = image * out_len;
+            let dy: &[f32] = match output_grad {
+                OutputGrad::Direct { grad, relu_output: None } => &grad[at..][..out_len],
+                OutputGrad::Direct { grad, relu_output: Some(y) } => {
+                    let (grad, y) = (&grad[at..][..out_len], &y[at..][..out_len]);
+                    made_dy.iter_mut().zip(grad).zip(y).for_each(|((m, &d), &y)| *m = if y > 0.0 { d } else { 0.0 });
+                    made_dy
+                }
+                OutputGrad::MaxPooled { pool, grad, winners } => {
+                    unpool(g, pool, grad, winners, image, made_dy);
+                    made_dy
+                }
+            };
+            if padded {
+                padded_dx.fill(0.0);
+                add_patch_gradients(g, &source, &tap_offsets, dy, &filter_t, padded_dx);
+                crop_padding(g, &source, padded_dx, dx);
+            } else {
+                dx.fill(0.0);
+                add_patch_gradients(g, &source, &tap_offsets, dy, &filter_t, dx);
+            }
+        })
     };
-    let partials = partials.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let filter_tasks = g.task_count();
+    let partials: Vec<Partial> = match grad_input {
+        None => par::map_tasks(filter_tasks, filter_task),
+        Some(dx) => {
+            let images = par::Chunks::new(dx, in_len);
+            let tasks = par::map_tasks(filter_tasks + g.batch, |t| match t.checked_sub(filter_tasks) {
+                None => Some(filter_task(t)),
+                // SAFETY: each image's task runs once, so each piece of dx is borrowed once.
+                Some(image) => {
+                    input_task(image, unsafe { images.get(image) });
+                    None
+                }
+            });
+            tasks.into_iter().flatten().collect()
+        }
+    };
     // The partials add up in task order, taps split across threads.
     let taps_per_task = (par::ELEMENTWISE_CHUNK / (partials.len() * out_c).max(1)).max(1);
     par::for_each_chunk_mut(grad_filter, taps_per_task * out_c, |chunk, dst| {

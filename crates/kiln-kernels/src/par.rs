@@ -61,14 +61,14 @@ pub(crate) fn map_chunks_mut<T: Send, R: Send>(
 }
 
 /// `work(i)` for each task index in `0..count`, results in index order.
-fn map_tasks<R: Send>(count: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R> {
+pub(crate) fn map_tasks<R: Send>(count: usize, work: impl Fn(usize) -> R + Sync) -> Vec<R> {
     let results: Vec<std::sync::Mutex<Option<R>>> = (0..count).map(|_| std::sync::Mutex::new(None)).collect();
     for_each_task(count, |i| *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(work(i)));
     results.into_iter().map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()).expect("every task ran")).collect()
 }
 
 /// A mutable slice cut into `chunk_len`-long pieces that tasks on several threads borrow, one task per piece.
-struct Chunks<T> {
+pub(crate) struct Chunks<T> {
     data: *mut T,
     len: usize,
     chunk_len: usize,
@@ -79,7 +79,7 @@ struct Chunks<T> {
 unsafe impl<T: Send> Sync for Chunks<T> {}
 
 impl<T> Chunks<T> {
-    fn new(data: &mut [T], chunk_len: usize) -> Self {
+    pub(crate) fn new(data: &mut [T], chunk_len: usize) -> Self {
         let chunk_len = chunk_len.max(1);
         Chunks { data: data.as_mut_ptr(), len: data.len(), chunk_len, count: data.len().div_ceil(chunk_len) }
     }
@@ -87,7 +87,7 @@ impl<T> Chunks<T> {
     /// Piece `i`.
     /// SAFETY: no two live borrows of the same piece; `i < count`; the slice outlives them.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn get(&self, i: usize) -> &mut [T] {
+    pub(crate) unsafe fn get(&self, i: usize) -> &mut [T] {
         let start = i * self.chunk_len;
         std::slice::from_raw_parts_mut(self.data.add(start), self.chunk_len.min(self.len - start))
     }
