@@ -121,6 +121,18 @@ describe('Sequential on the reference backend', () => {
     expect(fromBytes.loss[2]).toBeLessThan(fromBytes.loss[0]);
     // Without a divisor the bytes are taken as they are.
     expect(run(source(bytes))).toEqual(run(source(Float32Array.from(bytes))));
+    // predict() takes the same source (its targets unused), in uneven batches.
+    const trained = kiln.sequential([layers.dense(6, { activation: 'relu' }), layers.dense(2)], { inputShape: [4], seed: 2 });
+    const floats = Float32Array.from(bytes, (v) => v / 255);
+    const fromSource = trained.predict(source(bytes, 255), { batchSize: 7 });
+    const fromArray = trained.predict(floats, { batchSize: 40 });
+    expect(fromSource.shape).toEqual([count, 2]);
+    expect(Array.from(fromSource.dataSync())).toEqual(Array.from(fromArray.dataSync()));
+    for (const t of [fromSource, fromArray]) t.dispose();
+    expect(() => trained.predict(floats, { batchSize: 0 })).toThrow('predict(): batchSize must be a positive integer, got number 0');
+    trained.compile({ optimizer: new kiln.SGD(), loss: 'sparseCategoricalCrossentropy', fromLogits: true });
+    expect(() => trained.evaluate(source(bytes, 255), undefined, { batchSize: 2.5 })).toThrow('evaluate(): batchSize must be a positive integer, got number 2.5');
+    trained.dispose();
     // Bad bytes are named errors that leave nothing allocated.
     const model = kiln.sequential([layers.dense(2)], { inputShape: [4] });
     model.compile({ optimizer: new kiln.SGD(), loss: 'sparseCategoricalCrossentropy', fromLogits: true });

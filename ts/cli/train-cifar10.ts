@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import * as kiln from '../index.node.js';
-import { augmentBatch, loadCifar10, normalizeImages, syntheticCifarLike, CIFAR10_CLASS_NAMES, SYNTHETIC_CLASS_NAMES, type ImageSet } from '../data/cifar10.js';
+import { augmentBatch, loadCifar10, syntheticCifarLike, CIFAR10_CLASS_NAMES, SYNTHETIC_CLASS_NAMES, type ImageSet } from '../data/cifar10.js';
 import { DataError } from '../data/errors.js';
 import { ProgressBar } from '../train/progress.js';
 import { trainingReportHtml, type EpochRecord } from '../train/report.js';
@@ -139,7 +139,7 @@ export async function trainCifar10(options: TrainCifar10Options): Promise<void> 
   });
   const trainSeconds = (performance.now() - started) / 1000;
 
-  const logits = model.predict(normalizeImages(test.images), { batchSize: INFERENCE_BATCH });
+  const logits = model.predict(testSource, { batchSize: INFERENCE_BATCH });
   const predicted = argmaxRows(logits.dataSync() as Float32Array, test.count, 10);
   logits.dispose();
   const truth = Array.from(test.labels);

@@ -68,6 +68,15 @@ function toArray(value: Float32Array | Int32Array | Tensor): Float32Array | Int3
   return value instanceof Float32Array || value instanceof Int32Array ? value : value.dataSync();
 }
 
+function isDataSource(x: Float32Array | Tensor | DataSource): x is DataSource {
+  return !(x instanceof Float32Array) && !('dataSync' in x) && typeof (x as DataSource).batch === 'function';
+}
+
+function checkBatchSize(op: string, batchSize: unknown = 32): number {
+  if (!Number.isInteger(batchSize) || (batchSize as number) < 1) throw new ValueError(`${op}: batchSize must be a positive integer, got ${describe(batchSize)}`);
+  return batchSize as number;
+}
+
 class ArraySource implements DataSource {
   constructor(
     private readonly x: Float32Array,
@@ -179,7 +188,7 @@ export class Sequential {
   }
 
   private source(op: string, x: Float32Array | Tensor | DataSource, y?: Float32Array | Int32Array | Tensor): DataSource {
-    if (!(x instanceof Float32Array) && !('dataSync' in x) && typeof (x as DataSource).batch === 'function') return x as DataSource;
+    if (isDataSource(x)) return x;
     const exampleSize = sizeOf(this.inputShape);
     const xs = toArray(x as Float32Array | Tensor);
     if (!(xs instanceof Float32Array)) throw new ValueError(`${op}: x must be float32, got int32`);
@@ -203,19 +212,25 @@ export class Sequential {
   private batchTensors(op: string, source: DataSource, indices: Int32Array, epoch: number) {
     const { x, y } = source.batch(indices, epoch);
     this.checkTargets(op, y);
-    const divisor = source.bytesDivisor ?? 1;
-    if (x instanceof Uint8Array && !(typeof divisor === 'number' && Number.isFinite(Math.fround(divisor)) && Math.fround(divisor) !== 0)) {
-      throw new ValueError(`${op}: the source's bytesDivisor must be a finite nonzero float32, got ${describe(source.bytesDivisor)}`);
-    }
     const targetShape = y.length === indices.length ? [indices.length] : [indices.length, y.length / indices.length];
     const targets = tensor(y, targetShape, y instanceof Int32Array ? 'int32' : 'float32');
     try {
-      const shape = [indices.length, ...this.inputShape];
-      return { x: x instanceof Uint8Array ? fromBytes(x, shape, divisor) : tensor(x, shape), y: targets };
+      return { x: this.inputTensor(op, source, x, indices.length), y: targets };
     } catch (error) {
       targets.dispose();
       throw error;
     }
+  }
+
+  /** The inputs of a batch of `count` examples from `source`: floats as given, bytes divided by its bytesDivisor. */
+  private inputTensor(op: string, source: DataSource, x: Float32Array | Uint8Array, count: number): Tensor {
+    const shape = [count, ...this.inputShape];
+    if (!(x instanceof Uint8Array)) return tensor(x, shape);
+    const divisor = source.bytesDivisor ?? 1;
+    if (!(typeof divisor === 'number' && Number.isFinite(Math.fround(divisor)) && Math.fround(divisor) !== 0)) {
+      throw new ValueError(`${op}: the source's bytesDivisor must be a finite nonzero float32, got ${describe(source.bytesDivisor)}`);
+    }
+    return fromBytes(x, shape, divisor);
   }
 
   private requireCompiled(op: string) {
@@ -230,7 +245,7 @@ export class Sequential {
     const { epochs = 1, batchSize = 32, shuffle = true, seed = 1, validationSplit = 0, validationData, callbacks = [] } = options;
     const { validationBatchSize = batchSize } = options;
     if (!Number.isInteger(epochs) || epochs < 1) throw new ValueError(`${op}: epochs must be a positive integer, got ${describe(epochs)}`);
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new ValueError(`${op}: batchSize must be a positive integer, got ${describe(batchSize)}`);
+    checkBatchSize(op, batchSize);
     if (!Number.isInteger(validationBatchSize) || validationBatchSize < 1) {
       throw new ValueError(`${op}: validationBatchSize must be a positive integer, got ${describe(validationBatchSize)}`);
     }
@@ -313,28 +328,35 @@ export class Sequential {
 
   /** Loss (and accuracy) over all examples. */
   evaluate(x: Float32Array | Tensor | DataSource, y?: Float32Array | Int32Array | Tensor, options: { batchSize?: number } = {}): Logs {
-    return this.evaluateSource('evaluate()', this.source('evaluate()', x, y), options.batchSize ?? 32);
+    return this.evaluateSource('evaluate()', this.source('evaluate()', x, y), checkBatchSize('evaluate()', options.batchSize));
   }
 
-  /** Model outputs for every example of x [n, ...inputShape], batch by batch, as one tensor. */
-  predict(x: Float32Array | Tensor, options: { batchSize?: number } = {}): Tensor {
-    const xs = toArray(x);
-    const exampleSize = sizeOf(this.inputShape);
-    if (!(xs instanceof Float32Array) || xs.length % exampleSize !== 0) {
-      throw new ShapeError(`predict(): x must be float32 with a multiple of [${this.inputShape}] = ${exampleSize} values, got ${xs.length}`);
+  /**
+   * Model outputs for every example, batch by batch, as one tensor: of x [n, ...inputShape], or of a DataSource's
+   * examples 0…count-1 (its targets are not used).
+   */
+  predict(x: Float32Array | Tensor | DataSource, options: { batchSize?: number } = {}): Tensor {
+    const op = 'predict()';
+    const batchSize = checkBatchSize(op, options.batchSize);
+    let count: number;
+    let inputs: (start: number, n: number) => Tensor;
+    if (isDataSource(x)) {
+      count = x.count;
+      inputs = (start, n) => this.inputTensor(op, x, x.batch(Int32Array.from({ length: n }, (_, i) => start + i), 0).x, n);
+    } else {
+      const xs = toArray(x);
+      const exampleSize = sizeOf(this.inputShape);
+      if (!(xs instanceof Float32Array) || xs.length % exampleSize !== 0) {
+        throw new ShapeError(`${op}: x must be float32 with a multiple of [${this.inputShape}] = ${exampleSize} values, got ${xs.length}`);
+      }
+      count = xs.length / exampleSize;
+      inputs = (start, n) => tensor(xs.subarray(start * exampleSize, (start + n) * exampleSize), [n, ...this.inputShape]);
     }
-    const count = xs.length / exampleSize;
-    const batchSize = options.batchSize ?? 32;
     const outSize = sizeOf(this.outputShape);
     const out = new Float32Array(count * outSize);
     for (let start = 0; start < count; start += batchSize) {
       const n = Math.min(batchSize, count - start);
-      scope(() =>
-        noGrad(() => {
-          const batch = tensor(xs.subarray(start * exampleSize, (start + n) * exampleSize), [n, ...this.inputShape]);
-          out.set(this.call(batch, false).dataSync() as Float32Array, start * outSize);
-        }),
-      );
+      scope(() => noGrad(() => out.set(this.call(inputs(start, n), false).dataSync() as Float32Array, start * outSize)));
     }
     return tensor(out, [count, ...this.outputShape]);
   }
