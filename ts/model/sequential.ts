@@ -6,7 +6,7 @@ import { valueAndGrads, noGrad } from '../autograd/tape.js';
 import { KilnError, ShapeError, ValueError, describe } from '../errors.js';
 import { fromBytes, tensor } from '../ops/creation.js';
 import { scope, type Shape, type Tensor } from '../tensor.js';
-import { sizeOf } from '../ops/validate.js';
+import { assertPositiveInt, float32Divisor, sizeOf } from '../ops/validate.js';
 import { mulberry32, shuffleInPlace } from '../random.js';
 import type { Layer } from '../layers/layer.js';
 import { Conv2D } from '../layers/conv.js';
@@ -70,11 +70,6 @@ function toArray(value: Float32Array | Int32Array | Tensor): Float32Array | Int3
 
 function isDataSource(x: Float32Array | Tensor | DataSource): x is DataSource {
   return !(x instanceof Float32Array) && !('dataSync' in x) && typeof (x as DataSource).batch === 'function';
-}
-
-function checkBatchSize(op: string, batchSize: unknown = 32): number {
-  if (!Number.isInteger(batchSize) || (batchSize as number) < 1) throw new ValueError(`${op}: batchSize must be a positive integer, got ${describe(batchSize)}`);
-  return batchSize as number;
 }
 
 class ArraySource implements DataSource {
@@ -226,11 +221,7 @@ export class Sequential {
   private inputTensor(op: string, source: DataSource, x: Float32Array | Uint8Array, count: number): Tensor {
     const shape = [count, ...this.inputShape];
     if (!(x instanceof Uint8Array)) return tensor(x, shape);
-    const divisor = source.bytesDivisor ?? 1;
-    if (!(typeof divisor === 'number' && Number.isFinite(Math.fround(divisor)) && Math.fround(divisor) !== 0)) {
-      throw new ValueError(`${op}: the source's bytesDivisor must be a finite nonzero float32, got ${describe(source.bytesDivisor)}`);
-    }
-    return fromBytes(x, shape, divisor);
+    return fromBytes(x, shape, float32Divisor(op, "the source's bytesDivisor", source.bytesDivisor ?? 1));
   }
 
   private requireCompiled(op: string) {
@@ -244,11 +235,9 @@ export class Sequential {
     const { optimizer, loss: lossFn, accuracy } = this.requireCompiled(op);
     const { epochs = 1, batchSize = 32, shuffle = true, seed = 1, validationSplit = 0, validationData, callbacks = [] } = options;
     const { validationBatchSize = batchSize } = options;
-    if (!Number.isInteger(epochs) || epochs < 1) throw new ValueError(`${op}: epochs must be a positive integer, got ${describe(epochs)}`);
-    checkBatchSize(op, batchSize);
-    if (!Number.isInteger(validationBatchSize) || validationBatchSize < 1) {
-      throw new ValueError(`${op}: validationBatchSize must be a positive integer, got ${describe(validationBatchSize)}`);
-    }
+    assertPositiveInt(op, 'epochs', epochs);
+    assertPositiveInt(op, 'batchSize', batchSize);
+    assertPositiveInt(op, 'validationBatchSize', validationBatchSize);
     if (!(validationSplit >= 0 && validationSplit < 1)) throw new ValueError(`${op}: validationSplit must be in [0, 1), got ${describe(validationSplit)}`);
     let train = this.source(op, x, y);
     let validation: DataSource | null = validationData ? this.source(op, validationData[0], validationData[1]) : null;
@@ -328,7 +317,9 @@ export class Sequential {
 
   /** Loss (and accuracy) over all examples. */
   evaluate(x: Float32Array | Tensor | DataSource, y?: Float32Array | Int32Array | Tensor, options: { batchSize?: number } = {}): Logs {
-    return this.evaluateSource('evaluate()', this.source('evaluate()', x, y), checkBatchSize('evaluate()', options.batchSize));
+    const { batchSize = 32 } = options;
+    assertPositiveInt('evaluate()', 'batchSize', batchSize);
+    return this.evaluateSource('evaluate()', this.source('evaluate()', x, y), batchSize);
   }
 
   /**
@@ -337,7 +328,8 @@ export class Sequential {
    */
   predict(x: Float32Array | Tensor | DataSource, options: { batchSize?: number } = {}): Tensor {
     const op = 'predict()';
-    const batchSize = checkBatchSize(op, options.batchSize);
+    const { batchSize = 32 } = options;
+    assertPositiveInt(op, 'batchSize', batchSize);
     let count: number;
     let inputs: (start: number, n: number) => Tensor;
     if (isDataSource(x)) {

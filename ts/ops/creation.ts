@@ -1,8 +1,8 @@
 /** Making tensors from values. */
 import { getBackend } from '../backend/registry.js';
-import { DTypeError, ShapeError, ValueError, describe } from '../errors.js';
+import { DTypeError, ShapeError, describe } from '../errors.js';
 import type { DType, Shape, Tensor } from '../tensor.js';
-import { allocateTensor, checkShape, filledTensor, sizeOf } from './validate.js';
+import { allocateTensor, checkShape, filledTensor, float32Divisor, sizeOf } from './validate.js';
 
 type NestedNumbers = number | readonly NestedNumbers[];
 
@@ -61,9 +61,7 @@ export function fromBytes(bytes: Uint8Array, shape: Shape, divisor = 1): Tensor 
   if (!(bytes instanceof Uint8Array)) throw new DTypeError(`${op}: bytes must be a Uint8Array, got ${describe(bytes)}`);
   const checked = checkShape(op, shape);
   if (sizeOf(checked) !== bytes.length) throw new ShapeError(`${op}: shape [${checked}] needs ${sizeOf(checked)} bytes, got ${bytes.length}`);
-  // The division runs in float32, so the divisor must be a finite nonzero float32 (1e-50 is not).
-  const d = typeof divisor === 'number' ? Math.fround(divisor) : NaN;
-  if (!Number.isFinite(d) || d === 0) throw new ValueError(`${op}: divisor must be a finite nonzero float32, got ${describe(divisor)}`);
+  const d = float32Divisor(op, 'divisor', divisor);
   const t = allocateTensor(getBackend(), checked, 'float32');
   t.backend.writeBytes(t.storage, bytes, d);
   return t;

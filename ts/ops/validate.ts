@@ -15,6 +15,13 @@ export function assertFinite(op: string, name: string, value: unknown): asserts 
   }
 }
 
+/** A divisor for a float32 division: `value` as a float32, which must be finite and nonzero (1e-50 is not). */
+export function float32Divisor(op: string, name: string, value: unknown): number {
+  const divisor = typeof value === 'number' ? Math.fround(value) : NaN;
+  if (!Number.isFinite(divisor) || divisor === 0) throw new ValueError(`${op}: ${name} must be a finite nonzero float32, got ${describe(value)}`);
+  return divisor;
+}
+
 export function assertPositiveInt(op: string, name: string, value: unknown): asserts value is number {
   if (!Number.isInteger(value) || (value as number) < 1) {
     throw new ValueError(`${op}: ${name} must be a positive integer, got ${describe(value)}`);

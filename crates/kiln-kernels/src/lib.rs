@@ -32,5 +32,6 @@ pub use loss::{
     binary_cross_entropy, binary_cross_entropy_with_logits, mse, softmax_cross_entropy_sparse, PROBABILITY_EPSILON,
 };
 pub use norm::{batch_norm_backward, batch_norm_forward_inference, batch_norm_forward_train, batch_norm_update_moving};
+pub use par::thread_count;
 pub use optim::{adagrad_update, adam_update, rmsprop_update, sgd_update};
 pub use pool::{avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward, Pool2dGeometry};

@@ -171,7 +171,7 @@ fn linger(caller: Option<usize>) {
 }
 
 /// Threads that share a parallel region: the pool's with the `parallel` feature, else 1.
-pub(crate) fn thread_count() -> usize {
+pub fn thread_count() -> usize {
     #[cfg(feature = "parallel")]
     return rayon::current_num_threads();
     #[cfg(not(feature = "parallel"))]

@@ -28,10 +28,7 @@ pub fn linear_memory() -> JsValue {
 /// Worker threads in the rayon pool (1 in the simd build).
 #[wasm_bindgen]
 pub fn thread_count() -> usize {
-    #[cfg(feature = "threads")]
-    return rayon::current_num_threads();
-    #[cfg(not(feature = "threads"))]
-    1
+    kiln_kernels::thread_count()
 }
 
 fn slice<'a>(ptr: *const f32, len: usize) -> &'a [f32] {
