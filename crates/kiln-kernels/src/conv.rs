@@ -462,9 +462,10 @@ pub fn conv2d_forward(
     g.check_output(KERNEL, "output", output.len())?;
     let forward = Forward::new(g, input, filter, bias, activation);
     let rows_per_task = g.rows_per_forward_task();
+    let taper = par::Taper::new(g.batch * g.output_pixels(), rows_per_task, (rows_per_task / 8).next_multiple_of(MR));
     // One parallel region over blocks of output rows (each row is computed the same way whatever the split).
-    par::for_each_chunk_mut(output, rows_per_task * g.out_c, |task, out| {
-        let firsts = forward.source.first_taps(g, task * rows_per_task, out.len() / g.out_c);
+    par::for_each_tapered_mut(output, g.out_c, &taper, |first_row, out| {
+        let firsts = forward.source.first_taps(g, first_row, out.len() / g.out_c);
         forward.rows(&firsts, out);
     });
     Ok(())

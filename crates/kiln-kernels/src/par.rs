@@ -39,6 +39,69 @@ pub(crate) fn for_each_chunk_mut3<T: Send, U: Send, V: Send>(
     for_each_task(a.count, |i| unsafe { work(i, a.get(i), b.get(i), c.get(i)) });
 }
 
+/// Task boundaries over `units` units of about equal cost: tasks of `big` units, except that the last [`TAPER`]
+/// big tasks' worth of units go in tasks of `small`, so a region ends on short tasks whichever thread finishes
+/// last. Like chunk boundaries, they depend only on the sizes, never on the thread count.
+pub(crate) struct Taper {
+    units: usize,
+    big: usize,
+    small: usize,
+    head_tasks: usize,
+    tail_start: usize,
+}
+
+/// Big tasks' worth of units that a [`Taper`] cuts small at the end of a region.
+const TAPER: usize = 2;
+
+impl Taper {
+    pub(crate) fn new(units: usize, big: usize, small: usize) -> Self {
+        let big = big.max(1);
+        let small = small.clamp(1, big);
+        let tail_start = units - units.min(TAPER * big);
+        Taper { units, big, small, head_tasks: tail_start.div_ceil(big), tail_start }
+    }
+
+    pub(crate) fn count(&self) -> usize {
+        self.head_tasks + (self.units - self.tail_start).div_ceil(self.small)
+    }
+
+    /// The units of task `task`.
+    pub(crate) fn units(&self, task: usize) -> std::ops::Range<usize> {
+        let start = |t: usize| match t.checked_sub(self.head_tasks) {
+            None => t * self.big,
+            Some(tail_task) => (self.tail_start + tail_task * self.small).min(self.units),
+        };
+        start(task)..start(task + 1).min(if task < self.head_tasks { self.tail_start } else { self.units })
+    }
+}
+
+/// Calls `work(first_unit, units)` for each task of `taper` over `data`, cut in `unit_len`-long units.
+pub(crate) fn for_each_tapered_mut<T: Send>(data: &mut [T], unit_len: usize, taper: &Taper, work: impl Fn(usize, &mut [T]) + Sync) {
+    let units = Chunks::new(data, unit_len);
+    // SAFETY: tasks' unit ranges are disjoint and each task index is run once.
+    for_each_task(taper.count(), |t| {
+        let range = taper.units(t);
+        work(range.start, unsafe { units.range(range) })
+    });
+}
+
+/// Like [`for_each_tapered_mut`] over two slices of the same number of units.
+pub(crate) fn for_each_tapered_mut2<T: Send, U: Send>(
+    a: &mut [T],
+    a_unit_len: usize,
+    b: &mut [U],
+    b_unit_len: usize,
+    taper: &Taper,
+    work: impl Fn(usize, &mut [T], &mut [U]) + Sync,
+) {
+    let (a, b) = (Chunks::new(a, a_unit_len), Chunks::new(b, b_unit_len));
+    // SAFETY: as in for_each_tapered_mut.
+    for_each_task(taper.count(), |t| {
+        let range = taper.units(t);
+        unsafe { work(range.start, a.range(range.clone()), b.range(range)) }
+    });
+}
+
 /// `work(chunk_index, chunk)` for each `chunk_len`-long piece of `data`, results in chunk order.
 pub(crate) fn map_chunks<T: Sync, R: Send>(
     data: &[T],
@@ -88,8 +151,16 @@ impl<T> Chunks<T> {
     /// SAFETY: no two live borrows of the same piece; `i < count`; the slice outlives them.
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn get(&self, i: usize) -> &mut [T] {
-        let start = i * self.chunk_len;
-        std::slice::from_raw_parts_mut(self.data.add(start), self.chunk_len.min(self.len - start))
+        self.range(i..i + 1)
+    }
+
+    /// Pieces `pieces.start..pieces.end`, together.
+    /// SAFETY: as for `get`, for every piece in the range; `pieces.start < count`.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn range(&self, pieces: std::ops::Range<usize>) -> &mut [T] {
+        let start = pieces.start * self.chunk_len;
+        let end = self.len.min(pieces.end * self.chunk_len);
+        std::slice::from_raw_parts_mut(self.data.add(start), end - start)
     }
 }
 
@@ -185,4 +256,40 @@ pub(crate) const ELEMENTWISE_CHUNK: usize = 1 << 15;
 /// [`ELEMENTWISE_CHUNK`] elements.
 pub(crate) fn rows_per_task(row_len: usize) -> usize {
     (ELEMENTWISE_CHUNK / row_len.max(1)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taper_covers_every_unit_once_in_order_ending_on_small_tasks() {
+        for (units, big, small) in [(0, 9, 1), (1, 9, 1), (17, 9, 1), (18, 9, 1), (19, 9, 1), (192, 9, 1), (512, 56, 8), (513, 56, 8), (100, 7, 3), (5, 0, 0)] {
+            let taper = Taper::new(units, big, small);
+            let ranges: Vec<_> = (0..taper.count()).map(|t| taper.units(t)).collect();
+            let mut next = 0;
+            for r in &ranges {
+                assert_eq!(r.start, next, "{units} units, big {big}, small {small}: {ranges:?}");
+                assert!(!r.is_empty() && r.len() <= big.max(1), "{ranges:?}");
+                next = r.end;
+            }
+            assert_eq!(next, units, "{ranges:?}");
+            // The last TAPER·big units (or all, when fewer) run in tasks of at most `small`.
+            let tail = units.min(TAPER * big.max(1));
+            assert!(ranges.iter().filter(|r| r.end > units - tail).all(|r| r.len() <= small.clamp(1, big.max(1))), "{ranges:?}");
+        }
+    }
+
+    #[test]
+    fn tapered_tasks_hand_out_disjoint_pieces_of_both_slices() {
+        let taper = Taper::new(37, 5, 2);
+        let (mut a, mut b) = (vec![0u32; 37 * 3], vec![0u8; 37]);
+        for_each_tapered_mut2(&mut a, 3, &mut b, 1, &taper, |first, a, b| {
+            assert_eq!(a.len(), 3 * b.len());
+            a.iter_mut().enumerate().for_each(|(i, v)| *v += (first * 3 + i) as u32);
+            b.iter_mut().for_each(|v| *v += 1);
+        });
+        assert_eq!(a, (0..37 * 3).collect::<Vec<u32>>());
+        assert!(b.iter().all(|&v| v == 1));
+    }
 }

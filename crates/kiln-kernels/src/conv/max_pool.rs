@@ -53,9 +53,9 @@ pub fn conv2d_max_pool_forward(
     let pooled_rows_per_task = (MAX_FORWARD_ROWS / (pool.pool_h * g.out_w)).max(1);
     // Each window cell's offset from the window's first, in a block of output rows.
     let cell_offsets: Vec<usize> = window_cell_rows(g, pool).into_iter().map(|row| row * c).collect();
+    let taper = par::Taper::new(pool.batch * pool.out_h, pooled_rows_per_task, 1);
     // Tasks of whole pooled rows: the output rows under them are computed into scratch, then pooled.
-    par::for_each_chunk_mut2(output, winners, pooled_rows_per_task * pooled_row_len, |task, output, winners| {
-        let first_row = task * pooled_rows_per_task;
+    par::for_each_tapered_mut2(output, pooled_row_len, winners, pooled_row_len, &taper, |first_row, output, winners| {
         let pooled_rows = output.len() / pooled_row_len;
         let mut firsts = Vec::with_capacity(pooled_rows * pool.pool_h * g.out_w);
         for row in first_row..first_row + pooled_rows {
