@@ -7,7 +7,7 @@ use crate::test_util::{random_vec, rng};
 type Case = (usize, usize, usize, usize, usize, usize, usize, Padding, (usize, usize), (usize, usize));
 
 const CASES: [Case; 5] = [
-    (5, 32, 32, 3, 32, 3, 1, Padding::Valid, (2, 2), (2, 2)), // conv1 of the seed CNN, two tasks per image
+    (5, 32, 32, 3, 32, 3, 1, Padding::Valid, (2, 2), (2, 2)), // conv1 of the seed CNN: tasks of 4 pooled rows, then of 1
     (6, 15, 15, 9, 13, 3, 1, Padding::Valid, (2, 2), (2, 2)), // odd output: its last row and column unpooled
     (3, 9, 11, 4, 6, 3, 1, Padding::Same, (3, 2), (3, 2)),
     (2, 10, 9, 5, 7, 2, 2, Padding::Same, (2, 1), (3, 2)), // gaps between windows
