@@ -4,7 +4,7 @@
 //! Windows must not overlap and the pooling must not pad, so that each output cell has at most one window.
 
 use super::{check_len, with_scratch, ConvActivation, Conv2dGeometry, Forward, KernelError, Padding, Pixel, MAX_FORWARD_ROWS};
-use crate::gemm::NR;
+use crate::gemm::{MR, NR};
 use crate::par;
 use crate::pool::Pool2dGeometry;
 
@@ -50,10 +50,13 @@ pub fn conv2d_max_pool_forward(
     let forward = Forward::new(g, input, filter, bias, activation);
     let c = g.out_c;
     let (pooled_row_len, window_rows_len) = (pool.out_w * c, pool.pool_h * g.out_w * c);
-    let pooled_rows_per_task = (MAX_FORWARD_ROWS / (pool.pool_h * g.out_w)).max(1);
+    // Tasks of whole tiles: pooled rows in multiples of `small`, whose output rows fill whole MR-row tiles.
+    let rows_per_pooled_row = pool.pool_h * g.out_w;
+    let small = (1..MR).find(|s| (s * rows_per_pooled_row).is_multiple_of(MR)).unwrap_or(MR);
+    let pooled_rows_per_task = (MAX_FORWARD_ROWS / rows_per_pooled_row).max(small) / small * small;
     // Each window cell's offset from the window's first, in a block of output rows.
     let cell_offsets: Vec<usize> = window_cell_rows(g, pool).into_iter().map(|row| row * c).collect();
-    let taper = par::Taper::new(pool.batch * pool.out_h, pooled_rows_per_task, 1);
+    let taper = par::Taper::new(pool.batch * pool.out_h, pooled_rows_per_task, small);
     // Tasks of whole pooled rows: the output rows under them are computed into scratch, then pooled.
     par::for_each_tapered_mut2(output, pooled_row_len, winners, pooled_row_len, &taper, |first_row, output, winners| {
         let pooled_rows = output.len() / pooled_row_len;
