@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as kiln from '../ts/index.node.js';
+import { getBackend } from '../ts/backend/registry.js';
 import { GRAD_CASES, checkFusedConvMaxPool, checkFusedConvRelu, checkGradients } from './gradcheck.js';
 import { randomValues } from './helpers.js';
 
@@ -26,6 +27,33 @@ describe('gradients on the reference backend match central differences', () => {
     expect(Number.isFinite(loss.dataSync()[0])).toBe(true);
     expect(grads[0].shape).toEqual([6, 4]);
     expect(Math.max(...grads[0].dataSync().map(Math.abs))).toBeGreaterThan(1e-4);
+  });
+
+  it('matMul computes the gradient of only the inputs that need one', () => {
+    const backend = getBackend();
+    const gemm = backend.gemm.bind(backend);
+    let products = 0;
+    backend.gemm = (args) => {
+      products++;
+      gemm(args);
+    };
+    try {
+      for (const [transposeA, transposeB] of [[false, false], [true, false], [false, true], [true, true]]) {
+        const x = kiln.tensor(randomValues(15, 6), transposeA ? [5, 3] : [3, 5]);
+        const w = kiln.tensor(randomValues(20, 7), transposeB ? [4, 5] : [5, 4]);
+        const loss = () => kiln.sum(kiln.square(kiln.matMul(x, w, { transposeA, transposeB })));
+        products = 0;
+        const both = kiln.grad(loss, [x, w]);
+        expect(products).toBe(3);
+        products = 0;
+        const [onlyW] = kiln.grad(loss, [w]);
+        expect(products).toBe(2);
+        expect(Array.from(onlyW.dataSync())).toEqual(Array.from(both[1].dataSync()));
+        for (const t of [x, w, onlyW, ...both]) t.dispose();
+      }
+    } finally {
+      backend.gemm = gemm;
+    }
   });
 
   it('frees every intermediate: only the loss and the gradients survive', () => {

@@ -49,8 +49,9 @@ function checkedGemm(op: string, a: Tensor, b: Tensor, options: GemmOptions): Te
 export function matMul(a: Tensor, b: Tensor, options: { transposeA?: boolean; transposeB?: boolean } = {}): Tensor {
   const { transposeA = false, transposeB = false } = options;
   const out = checkedGemm('matMul()', a, b, { transposeA, transposeB });
-  return record(out, [a, b], (dy) => [
-    transposeA ? checkedGemm('matMul() grad', b, dy, { transposeA: transposeB, transposeB: true }) : checkedGemm('matMul() grad', dy, b, { transposeB: !transposeB }),
-    transposeB ? checkedGemm('matMul() grad', dy, a, { transposeA: true, transposeB: transposeA }) : checkedGemm('matMul() grad', a, dy, { transposeA: !transposeA }),
+  // An input that needs no gradient (a model's first-layer inputs) costs no product.
+  return record(out, [a, b], (dy, [needA, needB]) => [
+    !needA ? null : transposeA ? checkedGemm('matMul() grad', b, dy, { transposeA: transposeB, transposeB: true }) : checkedGemm('matMul() grad', dy, b, { transposeB: !transposeB }),
+    !needB ? null : transposeB ? checkedGemm('matMul() grad', dy, a, { transposeA: true, transposeB: transposeA }) : checkedGemm('matMul() grad', a, dy, { transposeA: !transposeA }),
   ]);
 }
