@@ -56,6 +56,44 @@ describe('gradients on the reference backend match central differences', () => {
     }
   });
 
+  it('binary ops compute the gradient of only the operands that need one', () => {
+    const backend = getBackend() as unknown as Record<string, unknown>;
+    const originals = new Map<string, (...args: unknown[]) => unknown>();
+    let calls = 0;
+    for (const name of ['binary', 'unary', 'affine', 'sumRows', 'sumCols', 'copy']) {
+      const method = (backend[name] as (...args: unknown[]) => unknown).bind(backend);
+      originals.set(name, method);
+      backend[name] = (...args: unknown[]) => {
+        calls++;
+        return method(...args);
+      };
+    }
+    const callsOf = (f: () => kiln.Tensor[]) => {
+      calls = 0;
+      const grads = f();
+      return { calls, values: grads.map((g) => Array.from(g.dataSync())) };
+    };
+    try {
+      const a = kiln.tensor(randomValues(12, 8), [3, 4]);
+      const b = kiln.tensor(randomValues(4, 9).map((v) => v + 2), [4]); // broadcast over a's rows; kept away from 0 for div
+      const ops = { add: kiln.add, sub: kiln.sub, mul: kiln.mul, div: kiln.div };
+      for (const [name, op] of Object.entries(ops)) {
+        const loss = () => kiln.sum(kiln.square(op(a, b)));
+        const both = callsOf(() => kiln.grad(loss, [a, b]));
+        const onlyA = callsOf(() => kiln.grad(loss, [a]));
+        expect(onlyA.calls, `${name}: a only`).toBeLessThan(both.calls);
+        expect(onlyA.values[0], name).toEqual(both.values[0]);
+        if (name === 'mul' || name === 'div') {
+          const onlyB = callsOf(() => kiln.grad(loss, [b]));
+          expect(onlyB.calls, `${name}: b only`).toBeLessThan(both.calls);
+          expect(onlyB.values[0], name).toEqual(both.values[1]);
+        }
+      }
+    } finally {
+      for (const [name, method] of originals) backend[name] = method;
+    }
+  });
+
   it('frees every intermediate: only the loss and the gradients survive', () => {
     const w = kiln.tensor(randomValues(12, 4), [3, 4]);
     const x = kiln.tensor(randomValues(6, 5), [2, 3]);

@@ -86,25 +86,26 @@ function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 /** True when a must broadcast to b instead (a is the smaller operand). */
 const smallerFirst = (a: Tensor, b: Tensor) => a.size < b.size;
 
+// Binary ops' gradients skip the operands that need none (a constant, a teacher's outputs).
 export function add(a: Tensor, b: Tensor): Tensor {
   if (smallerFirst(a, b)) return add(b, a);
-  return record(binary('add', a, b), [a, b], (dy) => [dy, reduceTo(dy, b)]);
+  return record(binary('add', a, b), [a, b], (dy, [, needB]) => [dy, needB ? reduceTo(dy, b) : null]);
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {
   if (smallerFirst(a, b)) return add(neg(b), a);
-  return record(binary('sub', a, b), [a, b], (dy) => [dy, neg(reduceTo(dy, b))]);
+  return record(binary('sub', a, b), [a, b], (dy, [, needB]) => [dy, needB ? neg(reduceTo(dy, b)) : null]);
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
   if (smallerFirst(a, b)) return mul(b, a);
-  return record(binary('mul', a, b), [a, b], (dy) => [mul(dy, b), reduceTo(mul(dy, a), b)]);
+  return record(binary('mul', a, b), [a, b], (dy, [needA, needB]) => [needA ? mul(dy, b) : null, needB ? reduceTo(mul(dy, a), b) : null]);
 }
 
 export function div(a: Tensor, b: Tensor): Tensor {
   if (smallerFirst(a, b)) throw new ShapeError(`div(): the divisor b of shape [${b.shape}] must broadcast to a of shape [${a.shape}]`);
   const out = binary('div', a, b);
-  return record(out, [a, b], (dy) => [div(dy, b), neg(reduceTo(div(mul(dy, out), b), b))]);
+  return record(out, [a, b], (dy, [needA, needB]) => [needA ? div(dy, b) : null, needB ? neg(reduceTo(div(mul(dy, out), b), b)) : null]);
 }
 
 /** Rows × cols view of a tensor whose last axis is `cols`. */
