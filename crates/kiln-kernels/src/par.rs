@@ -71,7 +71,7 @@ impl Taper {
             None => t * self.big,
             Some(tail_task) => (self.tail_start + tail_task * self.small).min(self.units),
         };
-        start(task)..start(task + 1).min(if task < self.head_tasks { self.tail_start } else { self.units })
+        start(task)..start(task + 1)
     }
 }
 
