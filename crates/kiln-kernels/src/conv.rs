@@ -441,6 +441,30 @@ impl Conv2dGeometry {
     }
 }
 
+enum BackwardTask {
+    Filter(usize),
+    Input(usize),
+}
+
+/// Each filter task beside the input tasks of its images: the first half of the batch as filter task then
+/// images, the second half as images then filter task. Threads work inwards from both ends (see
+/// `par::for_each_task`), so each keeps to one half of the batch, and they meet on short input tasks.
+fn backward_tasks(g: &Conv2dGeometry) -> Vec<BackwardTask> {
+    let filter_tasks = g.task_count();
+    let mut tasks = Vec::with_capacity(filter_tasks + g.batch);
+    for task in 0..filter_tasks {
+        let images = (task * IMAGES_PER_TASK..g.batch.min((task + 1) * IMAGES_PER_TASK)).map(BackwardTask::Input);
+        if 2 * task < filter_tasks {
+            tasks.push(BackwardTask::Filter(task));
+            tasks.extend(images);
+        } else {
+            tasks.extend(images);
+            tasks.push(BackwardTask::Filter(task));
+        }
+    }
+    tasks
+}
+
 /// The image ranges `(first, count)` of task `task`'s blocks, `first` relative to the task.
 fn blocks(g: &Conv2dGeometry, task: usize) -> impl Iterator<Item = (usize, usize)> {
     let images = IMAGES_PER_TASK.min(g.batch - task * IMAGES_PER_TASK);
@@ -731,8 +755,7 @@ pub fn conv2d_backward(
     };
     // Input-gradient tasks, one image each: form 4-pixel × 8-tap tiles of the patch gradients dY·Wᵀ and add
     // each row straight into the input gradient (col2im without a column buffer), zero-padded like the input
-    // when the geometry pads. They follow the filter tasks, so a region ends on small tasks whichever thread
-    // runs late.
+    // when the geometry pads.
     let input_task = |image: usize, dx: &mut [f32]| {
         let made_len = if matches!(output_grad, OutputGrad::Direct { relu_output: None, .. }) { 0 } else { out_len };
         with_scratch([if padded { image_len } else { 0 }, made_len, 0], |[padded_dx, made_dy, _]| {
@@ -759,20 +782,21 @@ pub fn conv2d_backward(
             }
         })
     };
-    let filter_tasks = g.task_count();
     let partials: Vec<Partial> = match grad_input {
-        None => par::map_tasks(filter_tasks, filter_task),
+        None => par::map_tasks(g.task_count(), filter_task),
         Some(dx) => {
             let images = par::Chunks::new(dx, in_len);
-            let tasks = par::map_tasks(filter_tasks + g.batch, |t| match t.checked_sub(filter_tasks) {
-                None => Some(filter_task(t)),
+            let tasks = backward_tasks(g);
+            let results = par::map_tasks(tasks.len(), |t| match tasks[t] {
+                BackwardTask::Filter(task) => Some(filter_task(task)),
                 // SAFETY: each image's task runs once, so each piece of dx is borrowed once.
-                Some(image) => {
+                BackwardTask::Input(image) => {
                     input_task(image, unsafe { images.get(image) });
                     None
                 }
             });
-            tasks.into_iter().flatten().collect()
+            // The filter tasks come in order, so their partials do too.
+            results.into_iter().flatten().collect()
         }
     };
     // The partials add up in task order, taps split across threads.

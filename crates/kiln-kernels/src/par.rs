@@ -2,10 +2,10 @@
 //! feature, run in order without it. Chunk boundaries never depend on the thread count, so results (reductions
 //! included) are bit-identical either way.
 //!
-//! Threads take chunks one at a time from a shared counter ([`for_each_task`]) rather than splitting the range
-//! up front, so they finish within one chunk of each other however unevenly the machine runs them; and after a
-//! parallel region the other threads keep polling for work for a moment ([`keep_warm`]), since the next kernel
-//! call usually follows within a fraction of a millisecond.
+//! Threads take chunks one at a time, the caller from the front and the others from the back ([`for_each_task`]),
+//! rather than splitting the range up front, so they finish within one chunk of each other however unevenly the
+//! machine runs them; and after a parallel region the other threads keep polling for work for a moment
+//! ([`keep_warm`]), since the next kernel call usually follows within a fraction of a millisecond.
 
 /// Calls `work(chunk_index, chunk)` on each `chunk_len`-long piece of `data` (the last may be shorter).
 pub(crate) fn for_each_chunk_mut<T: Send>(data: &mut [T], chunk_len: usize, work: impl Fn(usize, &mut [T]) + Sync) {
@@ -39,37 +39,48 @@ pub(crate) fn for_each_chunk_mut3<T: Send, U: Send, V: Send>(
     for_each_task(a.count, |i| unsafe { work(i, a.get(i), b.get(i), c.get(i)) });
 }
 
-/// Task boundaries over `units` units of about equal cost: tasks of `big` units, except that the last [`TAPER`]
-/// big tasks' worth of units go in tasks of `small`, so a region ends on short tasks whichever thread finishes
-/// last. Like chunk boundaries, they depend only on the sizes, never on the thread count.
+/// Task boundaries over `units` units of about equal cost: tasks of `big` units, except a band of [`TAPER`] big
+/// tasks' worth on each side of the middle, cut in tasks of `small`. Threads work inwards from both ends (see
+/// [`for_each_task`]) and meet near the middle, so a region ends on short tasks whichever thread runs late. Like
+/// chunk boundaries, they depend only on the sizes, never on the thread count.
 pub(crate) struct Taper {
     units: usize,
     big: usize,
     small: usize,
+    band_start: usize,
+    band_end: usize,
     head_tasks: usize,
-    tail_start: usize,
+    band_tasks: usize,
 }
 
-/// Big tasks' worth of units that a [`Taper`] cuts small at the end of a region.
+/// Big tasks' worth of units that a [`Taper`] cuts small on each side of the middle.
 const TAPER: usize = 2;
 
 impl Taper {
     pub(crate) fn new(units: usize, big: usize, small: usize) -> Self {
         let big = big.max(1);
         let small = small.clamp(1, big);
-        let tail_start = units - units.min(TAPER * big);
-        Taper { units, big, small, head_tasks: tail_start.div_ceil(big), tail_start }
+        let head_tasks = (units / (2 * big)).saturating_sub(TAPER);
+        let band_start = head_tasks * big;
+        let band_end = units.min(band_start + 2 * TAPER * big);
+        let band_tasks = (band_end - band_start).div_ceil(small);
+        Taper { units, big, small, band_start, band_end, head_tasks, band_tasks }
     }
 
     pub(crate) fn count(&self) -> usize {
-        self.head_tasks + (self.units - self.tail_start).div_ceil(self.small)
+        self.head_tasks + self.band_tasks + (self.units - self.band_end).div_ceil(self.big)
     }
 
     /// The units of task `task`.
     pub(crate) fn units(&self, task: usize) -> std::ops::Range<usize> {
-        let start = |t: usize| match t.checked_sub(self.head_tasks) {
-            None => t * self.big,
-            Some(tail_task) => (self.tail_start + tail_task * self.small).min(self.units),
+        let start = |t: usize| {
+            if t <= self.head_tasks {
+                t * self.big
+            } else if t <= self.head_tasks + self.band_tasks {
+                (self.band_start + (t - self.head_tasks) * self.small).min(self.band_end)
+            } else {
+                (self.band_end + (t - self.head_tasks - self.band_tasks) * self.big).min(self.units)
+            }
         };
         start(task)..start(task + 1)
     }
@@ -165,7 +176,7 @@ impl<T> Chunks<T> {
 }
 
 /// Runs `work(i)` once for each `i` in `0..count`: across the pool with the `parallel` feature (a single task
-/// runs inline), in order without it.
+/// runs inline; see [`spread`] for the order), in order without it.
 pub(crate) fn for_each_task(count: usize, work: impl Fn(usize) + Sync) {
     #[cfg(feature = "parallel")]
     if count > 1 && rayon::current_num_threads() > 1 {
@@ -176,27 +187,44 @@ pub(crate) fn for_each_task(count: usize, work: impl Fn(usize) + Sync) {
     (0..count).for_each(work);
 }
 
-/// The calling thread and up to `count - 1` helpers take task indices from one counter until none are left;
-/// the caller then spins until the helpers' last tasks are done (a sleeping caller would add a wake-up).
+/// The calling thread takes tasks from the first one forwards, and up to `count - 1` helpers from the last one
+/// backwards, until they meet; the caller then spins until the helpers' last tasks are done (a sleeping caller
+/// would add a wake-up). Each thread thus sweeps contiguous memory, and as kernels cut their work in batch
+/// order, the same images tend to stay on the same thread from one kernel to the next, in its own cache.
 #[cfg(feature = "parallel")]
 fn spread(count: usize, work: &(dyn Fn(usize) + Sync)) {
-    use std::sync::atomic::{AtomicUsize, Ordering::AcqRel};
-    let (next, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
-    let take_tasks = || loop {
-        let i = next.fetch_add(1, AcqRel);
-        if i >= count {
-            break;
+    use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::{AcqRel, Acquire}};
+    let count = u32::try_from(count).expect("fewer than 2^32 tasks");
+    // The next task from the front in the low half, one past the next task from the back in the high half.
+    let untaken = AtomicU64::new(u64::from(count) << 32);
+    let done = AtomicU32::new(0);
+    let take = |from_back: bool| {
+        let mut current = untaken.load(Acquire);
+        loop {
+            let (front, back) = (current as u32, (current >> 32) as u32);
+            if front >= back {
+                return None;
+            }
+            let (task, next) = if from_back { (back - 1, current - (1 << 32)) } else { (front, current + 1) };
+            match untaken.compare_exchange_weak(current, next, AcqRel, Acquire) {
+                Ok(_) => return Some(task as usize),
+                Err(seen) => current = seen,
+            }
         }
-        work(i);
-        done.fetch_add(1, AcqRel);
+    };
+    let take_tasks = |from_back: bool| {
+        while let Some(task) = take(from_back) {
+            work(task);
+            done.fetch_add(1, AcqRel);
+        }
     };
     rayon::scope(|scope| {
-        for _ in 1..rayon::current_num_threads().min(count) {
-            scope.spawn(|_| take_tasks());
+        for _ in 1..rayon::current_num_threads().min(count as usize) {
+            scope.spawn(|_| take_tasks(true));
         }
-        take_tasks();
+        take_tasks(false);
         // Every task is taken; those still running are being worked on by a helper right now.
-        while done.load(std::sync::atomic::Ordering::Acquire) < count {
+        while done.load(Acquire) < count {
             std::hint::spin_loop();
         }
     });
@@ -263,8 +291,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn taper_covers_every_unit_once_in_order_ending_on_small_tasks() {
-        for (units, big, small) in [(0, 9, 1), (1, 9, 1), (17, 9, 1), (18, 9, 1), (19, 9, 1), (192, 9, 1), (512, 56, 8), (513, 56, 8), (100, 7, 3), (5, 0, 0)] {
+    fn taper_covers_every_unit_once_in_order_with_small_tasks_around_the_middle() {
+        for (units, big, small) in [(0, 9, 1), (1, 9, 1), (17, 9, 1), (18, 9, 1), (19, 9, 1), (36, 9, 1), (37, 9, 2), (192, 9, 1), (512, 56, 8), (513, 56, 8), (100, 7, 3), (5, 0, 0)] {
             let taper = Taper::new(units, big, small);
             let ranges: Vec<_> = (0..taper.count()).map(|t| taper.units(t)).collect();
             let mut next = 0;
@@ -274,10 +302,31 @@ mod tests {
                 next = r.end;
             }
             assert_eq!(next, units, "{ranges:?}");
-            // The last TAPER·big units (or all, when fewer) run in tasks of at most `small`.
-            let tail = units.min(TAPER * big.max(1));
-            assert!(ranges.iter().filter(|r| r.end > units - tail).all(|r| r.len() <= small.clamp(1, big.max(1))), "{ranges:?}");
+            // Units from TAPER big tasks before the middle to TAPER - 1 after it run in tasks of at most `small`.
+            let big = big.max(1);
+            let band = (units / 2).saturating_sub(TAPER * big)..units.min(units / 2 + (TAPER - 1) * big);
+            let small = small.clamp(1, big);
+            assert!(ranges.iter().filter(|r| r.start < band.end && r.end > band.start).all(|r| r.len() <= small), "{band:?} {ranges:?}");
+            // Big tasks before the middle start at multiples of `big`.
+            assert!(ranges.iter().filter(|r| r.len() == big && r.end <= units / 2).all(|r| r.start % big == 0), "{ranges:?}");
         }
+    }
+
+    #[test]
+    fn every_task_runs_once_whichever_end_it_is_taken_from() {
+        let check = || {
+            for count in [0, 1, 2, 3, 17, 1000] {
+                let runs: Vec<_> = (0..count).map(|_| std::sync::atomic::AtomicU32::new(0)).collect();
+                for_each_task(count, |i| {
+                    runs[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                });
+                assert!(runs.iter().all(|r| r.load(std::sync::atomic::Ordering::Relaxed) == 1), "{count} tasks");
+                assert_eq!(map_tasks(count, |i| i), (0..count).collect::<Vec<_>>());
+            }
+        };
+        check();
+        #[cfg(feature = "parallel")]
+        rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap().install(check);
     }
 
     #[test]
