@@ -113,15 +113,18 @@ function interleavedPair() {
         else resolve(run);
       });
     })),
-  ).then((done) => {
+  ).finally(() => {
+    // On a failure, the other process may still be stopped: end it rather than leave it behind.
     clearTimeout(turns);
-    return done.map((run) => {
+    for (const run of runs) if (!run.exited) run.child.kill('SIGKILL');
+  }).then((done) =>
+    done.map((run) => {
       if (run.start === null || run.end === null) throw new Error(`no summary or epoch line in:\n${run.output.slice(-2000)}`);
       const stopped = run.stops.reduce((sum, [a, b]) => sum + Math.max(0, Math.min(b, run.end) - Math.max(a, run.start)), 0);
       const epoch = parseEpoch(run.output);
       return { ...epoch, wallSeconds: epoch.seconds, seconds: (run.end - run.start - stopped) / 1000 };
-    });
-  });
+    }),
+  );
 }
 
 const median = (xs) => {

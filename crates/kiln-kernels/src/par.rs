@@ -47,7 +47,6 @@ pub(crate) struct Taper {
     units: usize,
     big: usize,
     small: usize,
-    band_start: usize,
     band_end: usize,
     head_tasks: usize,
     band_tasks: usize,
@@ -64,7 +63,7 @@ impl Taper {
         let band_start = head_tasks * big;
         let band_end = units.min(band_start + 2 * TAPER * big);
         let band_tasks = (band_end - band_start).div_ceil(small);
-        Taper { units, big, small, band_start, band_end, head_tasks, band_tasks }
+        Taper { units, big, small, band_end, head_tasks, band_tasks }
     }
 
     pub(crate) fn count(&self) -> usize {
@@ -77,7 +76,7 @@ impl Taper {
             if t <= self.head_tasks {
                 t * self.big
             } else if t <= self.head_tasks + self.band_tasks {
-                (self.band_start + (t - self.head_tasks) * self.small).min(self.band_end)
+                (self.head_tasks * self.big + (t - self.head_tasks) * self.small).min(self.band_end)
             } else {
                 (self.band_end + (t - self.head_tasks - self.band_tasks) * self.big).min(self.units)
             }
