@@ -25,18 +25,5 @@ vitest_json=$(mktemp)
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile.json="$vitest_json" || status=$?
 
-node - "$cargo_log" "$vitest_json" <<'NODE'
-const fs = require('node:fs');
-const [cargoLog, vitestJson] = process.argv.slice(2);
-let passed = 0, failed = 0, skipped = 0;
-for (const m of fs.readFileSync(cargoLog, 'utf8').matchAll(/test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored/g)) {
-  passed += +m[1]; failed += +m[2]; skipped += +m[3];
-}
-try {
-  const v = JSON.parse(fs.readFileSync(vitestJson, 'utf8'));
-  passed += v.numPassedTests; failed += Math.max(v.numFailedTests, v.numFailedTestSuites ?? 0); // a file that fails to load runs no test skipped += v.numPendingTests + v.numTodoTests;
-} catch { failed += 1; console.error('vitest wrote no results'); }
-console.log(`kiln: ${passed} passed, ${failed} failed` + (skipped ? `, ${skipped} skipped` : ''));
-process.exitCode = failed > 0 ? 1 : 0;
-NODE
+node scripts/count-tests.mjs "$cargo_log" "$vitest_json"
 exit "$status"

@@ -18,6 +18,9 @@ export class ValueError extends KilnError {}
 /** A tensor used after `dispose()`. */
 export class DisposedError extends KilnError {}
 
+/** A tensor larger than the backend can hold: wasm32 addresses 4 GiB, and the engine may grant less. */
+export class OutOfMemoryError extends KilnError {}
+
 /** The backend is not initialised or cannot do what was asked (e.g. a synchronous read on an async backend). */
 export class BackendError extends KilnError {}
 

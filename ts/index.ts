@@ -22,4 +22,4 @@ export { backendInfo, memory } from './backend/registry.js';
 export type { Backend, BackendInfo, MemoryInfo, Storage, GemmArgs } from './backend/backend.js';
 export type { ReadyOptions } from './backend/ready.js';
 export type { Variant } from './backend/wasm/loader.js';
-export { KilnError, ShapeError, DTypeError, ValueError, DisposedError, BackendError } from './errors.js';
+export { KilnError, ShapeError, DTypeError, ValueError, DisposedError, BackendError, OutOfMemoryError } from './errors.js';

@@ -14,7 +14,11 @@ interface Owned {
   storage: Storage;
 }
 
-const finalizer = new FinalizationRegistry<Owned>(({ backend, storage }) => backend.free(storage));
+// Runtimes without FinalizationRegistry (workerd with an older compatibility date) run without the safety net.
+const finalizer = typeof FinalizationRegistry === 'function' ? new FinalizationRegistry<Owned>(({ backend, storage }) => backend.free(storage)) : null;
+
+/** Whether garbage-collected tensors are freed (the FinalizationRegistry safety net); dispose() and scope() work either way. */
+export const gcSafetyNet = finalizer !== null;
 
 const scopes: Set<Tensor>[] = [];
 
@@ -32,7 +36,7 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
     this.size = storage.size;
     this.dtype = storage.dtype;
-    finalizer.register(this, { backend, storage }, this);
+    finalizer?.register(this, { backend, storage }, this);
     scopes.at(-1)?.add(this);
   }
 
@@ -69,7 +73,7 @@ export class Tensor {
   /** Frees the buffer now. Calling it twice is harmless. */
   dispose(): void {
     if (this.#storage === null) return;
-    finalizer.unregister(this);
+    finalizer?.unregister(this);
     this.backend.free(this.#storage);
     this.#storage = null;
   }

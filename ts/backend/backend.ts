@@ -104,6 +104,8 @@ export interface BackendInfo {
   platform?: string;
   /** Why a faster variant or more threads could not be used, if so. */
   reason?: string;
+  /** Whether tensors that are garbage-collected undisposed are freed (needs FinalizationRegistry). */
+  gcSafetyNet?: boolean;
 }
 
 export interface Conv2dBackwardArgs {
@@ -120,10 +122,20 @@ export interface Conv2dBackwardArgs {
   dBias: Storage | null;
 }
 
+/** `outer × inner` blocks of `width` values at `offset + o·outerStride + i·innerStride` (see `copyBlocks`). */
+export interface Blocks {
+  offset: number;
+  outerStride: number;
+  innerStride: number;
+}
+
+/** The largest byte count a wasm32 memory addresses. */
+export const WASM32_BYTES = 2 ** 32;
+
 export interface Backend {
   readonly name: string;
   info(): BackendInfo;
-  /** A buffer of `size` elements with unspecified contents: kernels overwrite their outputs. */
+  /** A buffer of `size` elements with unspecified contents (kernels overwrite their outputs); `OutOfMemoryError` when it cannot be had. */
   allocate(size: number, dtype?: StorageDType): Storage;
   free(storage: Storage): void;
   write(storage: Storage, values: Float32Array | Int32Array): void;
@@ -142,6 +154,12 @@ export interface Backend {
   unary(op: UnaryOp, x: Storage, out: Storage): void;
   /** dx = dy · op'(from y), where y is the activation's output. */
   activationGrad(op: ActivationGradOp, y: Storage, dy: Storage, dx: Storage): void;
+  /** y = x where positive, alpha·x elsewhere (alpha ≥ 0). */
+  leakyRelu(x: Storage, alpha: number, y: Storage): void;
+  /** dx = dy where the forward output y is positive, alpha·dy elsewhere. */
+  leakyReluGrad(y: Storage, alpha: number, dy: Storage, dx: Storage): void;
+  /** Copies block (o, i) of `src` (at `from`) to block (o, i) of `dst` (at `to`) for o < outer, i < inner. */
+  copyBlocks(outer: number, inner: number, width: number, src: Storage, from: Blocks, dst: Storage, to: Blocks): void;
   /** out = a ∘ b, where b is either a's size or repeats along a (b.size divides a.size: bias over rows). */
   binary(op: BinaryOp, a: Storage, b: Storage, out: Storage): void;
   /** Sets every element of `out` to `value`. */

@@ -1,6 +1,7 @@
 /** Which backend runs ops now. `ready()` (per platform, in the index files) installs one. */
 import type { Backend, BackendInfo } from './backend.js';
 import { BackendError } from '../errors.js';
+import { gcSafetyNet } from '../tensor.js';
 
 let current: Backend | null = null;
 
@@ -15,7 +16,7 @@ export function setBackend(backend: Backend): void {
 
 /** Which backend, wasm variant and thread count are in use, and why a faster one was not. */
 export function backendInfo(): BackendInfo {
-  return getBackend().info();
+  return { ...getBackend().info(), gcSafetyNet };
 }
 
 /** Bytes held by live tensors and the size of the backend's heap. */

@@ -1,5 +1,5 @@
 /** Argument checks shared by the ops: each names the op, the argument, what was expected and what came. */
-import { DTypeError, ShapeError, ValueError, describe } from '../errors.js';
+import { DTypeError, OutOfMemoryError, ShapeError, ValueError, describe } from '../errors.js';
 import { Tensor, type DType, type Shape } from '../tensor.js';
 import type { Backend } from '../backend/backend.js';
 
@@ -49,7 +49,14 @@ export function sameBackend(op: string, ...tensors: Tensor[]): Backend {
 
 /** A new tensor on `backend` with unspecified contents, for an op's kernel to overwrite. */
 export function allocateTensor(backend: Backend, shape: Shape, dtype: DType = 'float32'): Tensor {
-  return new Tensor(backend, backend.allocate(sizeOf(shape), dtype), shape);
+  let storage;
+  try {
+    storage = backend.allocate(sizeOf(shape), dtype);
+  } catch (error) {
+    if (error instanceof OutOfMemoryError) throw new OutOfMemoryError(`cannot allocate a ${dtype} tensor of shape [${shape}]: ${error.message}`);
+    throw error;
+  }
+  return new Tensor(backend, storage, shape);
 }
 
 /** A new tensor on `backend` with every element `value` (0 is also int32 zero). */

@@ -109,6 +109,25 @@ pub fn relu_backward_in_place(x_or_y: &[f32], grad: &mut [f32]) -> Result<(), Ke
     backward_in_place("relu_backward_in_place", x_or_y, grad, relu_grad)
 }
 
+/// `y = x` where positive, `alpha·x` elsewhere (`alpha` ≥ 0, so y and x share their sign).
+pub fn leaky_relu_forward(x: &[f32], alpha: f32, y: &mut [f32]) -> Result<(), KernelError> {
+    check_alpha("leaky_relu_forward", alpha)?;
+    map_into("leaky_relu_forward", x, y, |v| if v > 0.0 { v } else { alpha * v })
+}
+
+/// `dx = dy` where the forward output `y` is positive, `alpha·dy` elsewhere.
+pub fn leaky_relu_backward(y: &[f32], alpha: f32, dy: &[f32], dx: &mut [f32]) -> Result<(), KernelError> {
+    check_alpha("leaky_relu_backward", alpha)?;
+    backward_into("leaky_relu_backward", y, dy, dx, |y, g| if y > 0.0 { g } else { alpha * g })
+}
+
+fn check_alpha(kernel: &'static str, alpha: f32) -> Result<(), KernelError> {
+    if alpha.is_finite() && alpha >= 0.0 {
+        return Ok(());
+    }
+    Err(KernelError::Value { kernel, argument: "alpha", expected: "finite and ≥ 0".into(), got: alpha.to_string() })
+}
+
 /// `y = 1 / (1 + exp(-x))`.
 pub fn sigmoid_forward(x: &[f32], y: &mut [f32]) -> Result<(), KernelError> {
     map_into("sigmoid_forward", x, y, sigmoid)

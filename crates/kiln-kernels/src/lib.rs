@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod copy;
 pub mod dropout;
 pub mod elementwise;
 pub mod error;
@@ -17,7 +18,7 @@ pub mod pool;
 mod test_util;
 
 pub use activation::{
-    bias_add, bias_grad, relu_backward, relu_backward_in_place, relu_forward, relu_forward_in_place,
+    bias_add, bias_grad, leaky_relu_backward, leaky_relu_forward, relu_backward, relu_backward_in_place, relu_forward, relu_forward_in_place,
     sigmoid_backward, sigmoid_backward_in_place, sigmoid_forward, sigmoid_forward_in_place, softmax_rows,
     tanh_backward, tanh_backward_in_place, tanh_forward, tanh_forward_in_place,
 };

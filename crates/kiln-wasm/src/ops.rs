@@ -445,3 +445,39 @@ pub fn batch_norm_backward(
     let (dx, d_gamma, d_beta) = (f32s_mut(dx, n), f32s_mut(d_gamma, channels), f32s_mut(d_beta, channels));
     k::batch_norm_backward(f32s(x, n), f32s(dy, n), rows, channels, gamma, mean, inv_std, dx, d_gamma, d_beta).map_err(js)
 }
+
+/// y = x where positive, alpha·x elsewhere.
+#[wasm_bindgen]
+pub fn leaky_relu(x: *const f32, len: usize, alpha: f32, y: *mut f32) -> Result<(), JsError> {
+    k::leaky_relu_forward(f32s(x, len), alpha, f32s_mut(y, len)).map_err(js)
+}
+
+/// dx = dy where the forward output y is positive, alpha·dy elsewhere.
+#[wasm_bindgen]
+pub fn leaky_relu_grad(y: *const f32, len: usize, alpha: f32, dy: *const f32, dx: *mut f32) -> Result<(), JsError> {
+    k::leaky_relu_backward(f32s(y, len), alpha, f32s(dy, len), f32s_mut(dx, len)).map_err(js)
+}
+
+/// Copies `outer × inner` blocks of `width` values between strided positions (see `kiln_kernels::copy`).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub fn copy_blocks(
+    outer: usize,
+    inner: usize,
+    width: usize,
+    src: *const f32,
+    src_len: usize,
+    src_offset: usize,
+    src_outer: usize,
+    src_inner: usize,
+    dst: *mut f32,
+    dst_len: usize,
+    dst_offset: usize,
+    dst_outer: usize,
+    dst_inner: usize,
+) -> Result<(), JsError> {
+    use k::copy::Blocks;
+    let from = Blocks { offset: src_offset, outer_stride: src_outer, inner_stride: src_inner };
+    let to = Blocks { offset: dst_offset, outer_stride: dst_outer, inner_stride: dst_inner };
+    k::copy::copy_blocks(outer, inner, width, f32s(src, src_len), from, f32s_mut(dst, dst_len), to).map_err(js)
+}

@@ -3,11 +3,11 @@
  * clarity over speed; accumulates in float64 (JS numbers) and stores float32.
  */
 import type {
-  ActivationGradOp, AdamArgs, Backend, BackendInfo, BinaryOp, Conv2dBackwardArgs, Conv2dGeometry, GemmArgs, MemoryInfo,
+  ActivationGradOp, AdamArgs, Backend, Blocks, BackendInfo, BinaryOp, Conv2dBackwardArgs, Conv2dGeometry, GemmArgs, MemoryInfo,
   Pool2dGeometry, Storage, StorageDType, UnaryOp,
 } from '../backend.js';
 import { NO_WINNER } from '../backend.js';
-import { ValueError } from '../../errors.js';
+import { OutOfMemoryError, ValueError } from '../../errors.js';
 
 class ArrayStorage implements Storage {
   constructor(readonly values: Float32Array | Int32Array) {}
@@ -69,8 +69,15 @@ export class ReferenceBackend implements Backend {
   }
 
   allocate(size: number, dtype: StorageDType = 'float32'): Storage {
+    let values: Float32Array | Int32Array;
+    try {
+      values = dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      throw new OutOfMemoryError(`${(size * 4).toLocaleString('en-US')} bytes needed, the JavaScript engine grants no such array (${this.liveBytes.toLocaleString('en-US')} bytes live)`);
+    }
     this.liveBytes += size * 4;
-    return new ArrayStorage(dtype === 'int32' ? new Int32Array(size) : new Float32Array(size));
+    return new ArrayStorage(values);
   }
 
   free(storage: Storage): void {
@@ -124,6 +131,26 @@ export class ReferenceBackend implements Backend {
   activationGrad(op: ActivationGradOp, y: Storage, dy: Storage, dx: Storage): void {
     const [yv, dyv, dxv, fn] = [f32(y), f32(dy), f32(dx), ACTIVATION_GRAD[op]];
     for (let i = 0; i < yv.length; i++) dxv[i] = dyv[i] * fn(yv[i]);
+  }
+
+  leakyRelu(x: Storage, alpha: number, y: Storage): void {
+    const [xv, yv] = [f32(x), f32(y)];
+    for (let i = 0; i < xv.length; i++) yv[i] = xv[i] > 0 ? xv[i] : alpha * xv[i];
+  }
+
+  leakyReluGrad(y: Storage, alpha: number, dy: Storage, dx: Storage): void {
+    const [yv, dyv, dxv] = [f32(y), f32(dy), f32(dx)];
+    for (let i = 0; i < yv.length; i++) dxv[i] = yv[i] > 0 ? dyv[i] : alpha * dyv[i];
+  }
+
+  copyBlocks(outer: number, inner: number, width: number, src: Storage, from: Blocks, dst: Storage, to: Blocks): void {
+    const [sv, dv] = [(src as ArrayStorage).values, (dst as ArrayStorage).values];
+    for (let o = 0; o < outer; o++) {
+      for (let i = 0; i < inner; i++) {
+        const s = from.offset + o * from.outerStride + i * from.innerStride;
+        dv.set(sv.subarray(s, s + width), to.offset + o * to.outerStride + i * to.innerStride);
+      }
+    }
   }
 
   binary(op: BinaryOp, a: Storage, b: Storage, out: Storage): void {

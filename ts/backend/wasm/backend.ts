@@ -1,9 +1,10 @@
 /** The wasm backend: tensors are buffers in the module's linear memory; ops call the Rust kernels. */
 import type {
-  ActivationGradOp, AdamArgs, Backend, BackendInfo, BinaryOp, Conv2dBackwardArgs, Conv2dGeometry, GemmArgs, MemoryInfo,
+  ActivationGradOp, AdamArgs, Backend, Blocks, BackendInfo, BinaryOp, Conv2dBackwardArgs, Conv2dGeometry, GemmArgs, MemoryInfo,
   Pool2dGeometry, Storage, StorageDType, UnaryOp,
 } from '../backend.js';
-import { ValueError } from '../../errors.js';
+import { OutOfMemoryError, ValueError } from '../../errors.js';
+import { WASM32_BYTES } from '../backend.js';
 import type { KernelModule, ShapeHandle } from './loader.js';
 
 class WasmStorage implements Storage {
@@ -45,7 +46,16 @@ export class WasmBackend implements Backend {
   }
 
   allocate(size: number, dtype: StorageDType = 'float32'): Storage {
-    return new WasmStorage(this.kernels.alloc_f32(size), size, dtype);
+    const bytes = size * 4;
+    const { liveBytes, heapBytes } = this.memory();
+    const available = WASM32_BYTES - liveBytes;
+    const refuse = (why: string) =>
+      new OutOfMemoryError(`${bytes.toLocaleString('en-US')} bytes needed, ${why} (heap ${heapBytes.toLocaleString('en-US')} bytes, ${liveBytes.toLocaleString('en-US')} of them live)`);
+    // Checked here: the size travels to wasm as a u32 and a byte count past 4 GiB would wrap.
+    if (bytes > available) throw refuse(`at most ${available.toLocaleString('en-US')} available (wasm32 addresses 4 GiB)`);
+    const address = this.kernels.alloc_f32(size);
+    if (address === 0) throw refuse('the engine grants no more memory');
+    return new WasmStorage(address, size, dtype);
   }
 
   free(storage: Storage): void {
@@ -95,6 +105,18 @@ export class WasmBackend implements Backend {
 
   activationGrad(op: ActivationGradOp, y: Storage, dy: Storage, dx: Storage): void {
     this.kernels.activation_grad(ACTIVATION_GRAD[op], ptr(y), ptr(dy), ptr(dx), y.size);
+  }
+
+  leakyRelu(x: Storage, alpha: number, y: Storage): void {
+    this.kernels.leaky_relu(ptr(x), x.size, alpha, ptr(y));
+  }
+
+  leakyReluGrad(y: Storage, alpha: number, dy: Storage, dx: Storage): void {
+    this.kernels.leaky_relu_grad(ptr(y), y.size, alpha, ptr(dy), ptr(dx));
+  }
+
+  copyBlocks(outer: number, inner: number, width: number, src: Storage, from: Blocks, dst: Storage, to: Blocks): void {
+    this.kernels.copy_blocks(outer, inner, width, ptr(src), src.size, from.offset, from.outerStride, from.innerStride, ptr(dst), dst.size, to.offset, to.outerStride, to.innerStride);
   }
 
   binary(op: BinaryOp, a: Storage, b: Storage, out: Storage): void {

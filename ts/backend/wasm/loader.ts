@@ -36,6 +36,13 @@ export interface KernelModule {
   unary(op: number, x: Ptr, out: Ptr, len: number): void;
   activation_grad(op: number, y: Ptr, dy: Ptr, dx: Ptr, len: number): void;
   binary(op: number, a: Ptr, aLen: number, b: Ptr, bLen: number, out: Ptr): void;
+  leaky_relu(x: Ptr, len: number, alpha: number, y: Ptr): void;
+  leaky_relu_grad(y: Ptr, len: number, alpha: number, dy: Ptr, dx: Ptr): void;
+  copy_blocks(
+    outer: number, inner: number, width: number,
+    src: Ptr, srcLen: number, srcOffset: number, srcOuter: number, srcInner: number,
+    dst: Ptr, dstLen: number, dstOffset: number, dstOuter: number, dstInner: number,
+  ): void;
   affine(x: Ptr, len: number, alpha: number, beta: number, out: Ptr): void;
   fill(out: Ptr, len: number, value: number): void;
   bytes_to_f32(bytes: Uint8Array, divisor: number, out: Ptr, outLen: number): void;

@@ -145,3 +145,19 @@ fn rejects_mismatched_lengths() {
     let e = bias_grad(&[0.0; 6], 2, 3, &mut [0.0; 2]).unwrap_err();
     assert!(matches!(e, KernelError::Shape { argument: "db", .. }), "{e}");
 }
+
+#[test]
+fn leaky_relu_matches_reference_and_gradient() {
+    let x: Vec<f32> = (0..37).map(|i| (i as f32 - 18.0) * 0.37).collect();
+    let dy: Vec<f32> = (0..37).map(|i| 1.0 + i as f32 * 0.1).collect();
+    let (mut y, mut dx) = (vec![0.0; 37], vec![0.0; 37]);
+    leaky_relu_forward(&x, 0.2, &mut y).unwrap();
+    leaky_relu_backward(&y, 0.2, &dy, &mut dx).unwrap();
+    for i in 0..37 {
+        let slope = if x[i] > 0.0 { 1.0 } else { 0.2 };
+        assert_eq!(y[i], slope * x[i]);
+        assert_eq!(dx[i], slope * dy[i]);
+    }
+    assert!(leaky_relu_forward(&x, -1.0, &mut y).is_err());
+    assert!(leaky_relu_forward(&x, f32::NAN, &mut y).is_err());
+}
