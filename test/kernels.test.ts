@@ -151,6 +151,15 @@ const CASES: KernelCase[] = [
     { name: `binary ${op} same size`, inputs: [randomValues(N, 100 + i), positive(N, 105 + i)], outputs: [[N, 'float32']], run: (b, [x, y], [o]) => b.binary(op, x, y, o) },
     { name: `binary ${op} broadcast [61]→[17,61]`, inputs: [randomValues(17 * 61, 110 + i), positive(61, 115 + i)], outputs: [[17 * 61, 'float32']], run: (b, [x, y], [o]) => b.binary(op, x, y, o) },
   ]),
+  { name: 'leakyRelu', inputs: [randomValues(N, 170)], outputs: [[N, 'float32']], run: (b, [x], [y]) => b.leakyRelu(x, 0.3, y) },
+  { name: 'leakyReluGrad', inputs: [randomValues(N, 171), randomValues(N, 172)], outputs: [[N, 'float32']], run: (b, [y, dy], [dx]) => b.leakyReluGrad(y, 0.2, dy, dx) },
+  {
+    // 3 × 5 blocks of 7 values, strided on both sides, into a buffer already holding values (kept between blocks).
+    name: 'copyBlocks [3,5]×7 strided',
+    inputs: [randomValues(3 * 5 * 11 + 13, 173), randomValues(3 * 61 + 40, 174)],
+    outputs: [],
+    run: (b, [src, dst]) => b.copyBlocks(3, 5, 7, src, { offset: 13, outerStride: 55, innerStride: 11 }, dst, { offset: 2, outerStride: 61, innerStride: 9 }),
+  },
   { name: 'affine', inputs: [randomValues(N, 120)], outputs: [[N, 'float32']], run: (b, [x], [o]) => b.affine(x, -1.5, 0.25, o) },
   { name: 'fill', inputs: [], outputs: [[N, 'float32']], run: (b, _, [o]) => b.fill(o, 2.5) },
   ...[0, 0.3, 0.9].map((rate): KernelCase => ({

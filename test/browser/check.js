@@ -48,7 +48,7 @@ function relativeError(got, want) {
 }
 
 /** A small CNN trained for a few epochs on a learnable problem: the loss must fall. */
-function trainSmallCnn() {
+async function trainSmallCnn() {
   const model = kiln.sequential(
     [kiln.layers.conv2d(4, 3, { activation: 'relu', padding: 'same' }), kiln.layers.maxPooling2d(), kiln.layers.flatten(), kiln.layers.dense(2)],
     { inputShape: [6, 6, 1], seed: 1 },
@@ -56,7 +56,7 @@ function trainSmallCnn() {
   model.compile({ optimizer: new kiln.Adam({ learningRate: 0.01 }), loss: 'sparseCategoricalCrossentropy', fromLogits: true });
   const x = random(64 * 36, 5);
   const y = Int32Array.from({ length: 64 }, (_, i) => (x[i * 36] + x[i * 36 + 14] > 0 ? 1 : 0));
-  const { history } = model.fit(x, y, { epochs: 8, batchSize: 16 });
+  const { history } = await model.fit(x, y, { epochs: 8, batchSize: 16 });
   model.dispose();
   return { first: history.loss[0], last: history.loss.at(-1) };
 }
@@ -68,6 +68,6 @@ export async function check(readyOptions) {
   const info = await kiln.ready(readyOptions);
   const got = allCases();
   const maxError = Math.max(...got.map((g, i) => relativeError(g, want[i])));
-  const training = trainSmallCnn();
+  const training = await trainSmallCnn();
   return { info, maxError, cases: got.length, training, crossOriginIsolated: globalThis.crossOriginIsolated === true };
 }

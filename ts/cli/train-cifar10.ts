@@ -120,7 +120,7 @@ export async function trainCifar10(options: TrainCifar10Options): Promise<void> 
   const epochSeconds: number[] = [];
   let epochStart = started;
   const testSource = dataSource(test, false, options.seed);
-  const history = model.fit(dataSource(train, options.augment, options.seed), undefined, {
+  const history = await model.fit(dataSource(train, options.augment, options.seed), undefined, {
     epochs: options.epochs,
     batchSize: options.batchSize,
     seed: options.seed,
@@ -139,8 +139,8 @@ export async function trainCifar10(options: TrainCifar10Options): Promise<void> 
   });
   const trainSeconds = (performance.now() - started) / 1000;
 
-  const logits = model.predict(testSource, { batchSize: INFERENCE_BATCH });
-  const predicted = argmaxRows(logits.dataSync() as Float32Array, test.count, 10);
+  const logits = await model.predict(testSource, { batchSize: INFERENCE_BATCH });
+  const predicted = argmaxRows((await logits.data()) as Float32Array, test.count, 10);
   logits.dispose();
   const truth = Array.from(test.labels);
   const acc = accuracy(truth, predicted);

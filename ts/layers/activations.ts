@@ -1,13 +1,14 @@
 /** Activation functions by name, shared by layers that take an `activation` option. */
 import { ValueError, describe } from '../errors.js';
-import { relu, sigmoid, softmax, tanh } from '../ops/elementwise.js';
+import { leakyRelu, relu, sigmoid, softmax, tanh } from '../ops/elementwise.js';
 import type { Tensor } from '../tensor.js';
 
-export type ActivationName = 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax';
+export type ActivationName = 'linear' | 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh' | 'softmax';
 
 const ACTIVATIONS: Record<ActivationName, (x: Tensor) => Tensor> = {
   linear: (x) => x,
   relu,
+  leakyRelu: (x) => leakyRelu(x, 0.2), // Keras' activation default (the LeakyReLU layer's is 0.3)
   sigmoid,
   tanh,
   softmax,

@@ -3,47 +3,58 @@ import { ValueError, describe } from '../errors.js';
 import { fill, zeros } from '../ops/creation.js';
 import { batchNorm, type BatchNormState } from '../ops/norm.js';
 import { keep, type Shape, type Tensor } from '../tensor.js';
-import type { Layer } from './layer.js';
+import { Layer, single, type LayerOptions } from './layer.js';
 
-export interface BatchNormalizationOptions {
+export interface BatchNormalizationOptions extends LayerOptions {
   momentum?: number;
   epsilon?: number;
 }
 
-export class BatchNormalization implements Layer {
+export class BatchNormalization extends Layer {
   readonly kind = 'BatchNormalization';
-  weights: Tensor[] = [];
-  private state: BatchNormState | null = null;
+  private moving: BatchNormState | null = null;
 
   constructor(private readonly options: BatchNormalizationOptions = {}) {
+    super(options);
     const { momentum = 0.99, epsilon = 1e-3 } = options;
     if (!(momentum >= 0 && momentum < 1)) throw new ValueError(`batchNormalization(): momentum must be in [0, 1), got ${describe(momentum)}`);
     if (!(epsilon > 0)) throw new ValueError(`batchNormalization(): epsilon must be positive, got ${describe(epsilon)}`);
   }
 
-  build(inputShape: Shape): Shape {
+  outputShape(inputShape: Shape | Shape[]): Shape {
+    return single(this, inputShape);
+  }
+
+  protected createWeights(inputShape: Shape): void {
     const channels = inputShape[inputShape.length - 1];
     this.weights = [fill([channels], 1), zeros([channels])].map(keep);
-    this.state = {
+    this.moving = {
       movingMean: keep(zeros([channels])),
       movingVariance: keep(fill([channels], 1)),
       momentum: this.options.momentum ?? 0.99,
       epsilon: this.options.epsilon ?? 1e-3,
     };
-    return inputShape;
+  }
+
+  get weightNames(): string[] {
+    return ['gamma', 'beta'];
   }
 
   call(x: Tensor, training: boolean): Tensor {
     const [gamma, beta] = this.weights;
-    return batchNorm(x, gamma, beta, this.state!, training);
+    return batchNorm(x, gamma, beta, this.moving!, training);
   }
 
   /** The moving mean and variance (not trained by gradients). */
-  get movingStatistics(): Tensor[] {
-    return this.state ? [this.state.movingMean, this.state.movingVariance] : [];
+  get state(): Tensor[] {
+    return this.moving ? [this.moving.movingMean, this.moving.movingVariance] : [];
   }
 
-  dispose(): void {
-    for (const t of [...this.weights, ...this.movingStatistics]) t.dispose();
+  get stateNames(): string[] {
+    return ['moving_mean', 'moving_variance'];
+  }
+
+  config() {
+    return { ...this.options };
   }
 }

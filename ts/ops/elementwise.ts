@@ -25,6 +25,20 @@ export const relu = (x: Tensor) => activation('relu', x);
 export const sigmoid = (x: Tensor) => activation('sigmoid', x);
 export const tanh = (x: Tensor) => activation('tanh', x);
 
+/** x where positive, alpha·x elsewhere (alpha ≥ 0; Keras' default 0.3). */
+export function leakyRelu(x: Tensor, alpha = 0.3): Tensor {
+  const op = 'leakyRelu()';
+  assertTensor(op, 'x', x);
+  if (typeof alpha !== 'number' || !(alpha >= 0 && Number.isFinite(alpha))) throw new ValueError(`${op}: alpha must be a finite number ≥ 0, got ${describe(alpha)}`);
+  const y = allocateTensor(x.backend, x.shape);
+  x.backend.leakyRelu(x.storage, alpha, y.storage);
+  return record(y, [x], (dy) => {
+    const dx = allocateTensor(dy.backend, dy.shape);
+    dy.backend.leakyReluGrad(y.storage, alpha, dy.storage, dx.storage);
+    return [dx];
+  });
+}
+
 export function neg(x: Tensor): Tensor {
   return record(unary('neg', x, 'neg'), [x], (dy) => [neg(dy)]);
 }

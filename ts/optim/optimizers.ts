@@ -12,8 +12,17 @@ export interface Optimizer {
   /** Steps taken so far. */
   readonly iterations: number;
   apply(weights: readonly Tensor[], grads: readonly Tensor[]): void;
-  /** Learning rate of the next step. */
+  /** Learning rate of the next step (the rate or schedule's value, times `learningRateScale`). */
   currentLearningRate(): number;
+  /** Multiplies the learning rate (reduceLROnPlateau lowers it); 1 at first. */
+  learningRateScale: number;
+  /**
+   * The state tensors kept per weight (Adam's two moments, a velocity, …), in order of `weights`, made zeroed
+   * where none exist yet: what a checkpoint saves and restores (with `iterations`).
+   */
+  slots(weights: readonly Tensor[]): Tensor[];
+  /** Sets the step count, as a resumed checkpoint does. */
+  restoreIterations(iterations: number): void;
   dispose(): void;
 }
 
@@ -30,22 +39,35 @@ function checkFraction(op: string, name: string, value: unknown): void {
 abstract class BaseOptimizer implements Optimizer {
   abstract readonly name: string;
   iterations = 0;
-  private readonly slots = new Map<Tensor, Tensor[]>();
+  learningRateScale = 1;
+  private readonly slotsOf = new Map<Tensor, Tensor[]>();
+  /** State tensors per weight. */
+  protected abstract readonly slotCount: number;
 
   constructor(private readonly learningRate: Rate) {
     if (typeof learningRate !== 'function') checkPositive('optimizer', 'learningRate', learningRate);
   }
 
   currentLearningRate(): number {
-    return typeof this.learningRate === 'function' ? this.learningRate(this.iterations) : this.learningRate;
+    const rate = typeof this.learningRate === 'function' ? this.learningRate(this.iterations) : this.learningRate;
+    return rate * this.learningRateScale;
+  }
+
+  slots(weights: readonly Tensor[]): Tensor[] {
+    return this.slotCount === 0 ? [] : weights.flatMap((w) => this.state(w, this.slotCount));
+  }
+
+  restoreIterations(iterations: number): void {
+    if (!Number.isInteger(iterations) || iterations < 0) throw new ValueError(`${this.name}: iterations must be a non-negative integer, got ${describe(iterations)}`);
+    this.iterations = iterations;
   }
 
   /** Zeroed state tensors for `weight`, created on first use. */
   protected state(weight: Tensor, count: number): Tensor[] {
-    let slots = this.slots.get(weight);
+    let slots = this.slotsOf.get(weight);
     if (!slots) {
       slots = Array.from({ length: count }, () => keep(filledTensor(weight.backend, weight.shape, 0)));
-      this.slots.set(weight, slots);
+      this.slotsOf.set(weight, slots);
     }
     return slots;
   }
@@ -65,8 +87,8 @@ abstract class BaseOptimizer implements Optimizer {
   protected abstract update(weight: Tensor, grad: Tensor, lr: number): void;
 
   dispose(): void {
-    for (const slots of this.slots.values()) for (const t of slots) t.dispose();
-    this.slots.clear();
+    for (const slots of this.slotsOf.values()) for (const t of slots) t.dispose();
+    this.slotsOf.clear();
   }
 }
 
@@ -81,6 +103,7 @@ export interface AdamOptions {
 
 export class Adam extends BaseOptimizer {
   readonly name: string;
+  protected readonly slotCount = 2;
   private readonly beta1: number;
   private readonly beta2: number;
   private readonly epsilon: number;
@@ -115,6 +138,9 @@ export interface SgdOptions {
 
 export class SGD extends BaseOptimizer {
   readonly name = 'SGD';
+  protected get slotCount() {
+    return this.momentum > 0 ? 1 : 0;
+  }
   private readonly momentum: number;
   private readonly nesterov: boolean;
 
@@ -133,6 +159,7 @@ export class SGD extends BaseOptimizer {
 
 export class AdaGrad extends BaseOptimizer {
   readonly name = 'AdaGrad';
+  protected readonly slotCount = 1;
   private readonly epsilon: number;
   constructor({ learningRate = 1e-3, epsilon = 1e-7 }: { learningRate?: Rate; epsilon?: number } = {}) {
     super(learningRate);
@@ -145,6 +172,7 @@ export class AdaGrad extends BaseOptimizer {
 
 export class RMSprop extends BaseOptimizer {
   readonly name = 'RMSprop';
+  protected readonly slotCount = 1;
   private readonly rho: number;
   private readonly epsilon: number;
   constructor({ learningRate = 1e-3, rho = 0.9, epsilon = 1e-7 }: { learningRate?: Rate; rho?: number; epsilon?: number } = {}) {
