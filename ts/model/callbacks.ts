@@ -122,7 +122,6 @@ export function reduceLROnPlateau(options: ReduceLROnPlateauOptions = {}): Callb
       const value = logs[monitor];
       if (value === undefined) throw new ValueError(`reduceLROnPlateau(): monitor '${monitor}' is not among the logs (${Object.keys(logs).join(', ')})`);
       const optimizer = model.optimizer!;
-      logs.lr = optimizer.currentLearningRate();
       if (coolingDown > 0) coolingDown--;
       if (Number.isNaN(best) || improves(monitor, mode, value, best, minDelta)) {
         best = value;

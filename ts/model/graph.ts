@@ -24,7 +24,8 @@ export interface Graph {
   inputNames: string[];
 }
 
-const snake = (kind: string) => kind.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/([A-Z])([A-Z][a-z])/g, '$1_$2').toLowerCase();
+/** Keras' layer names: Conv2D → conv2d, MaxPooling2D → max_pooling2d, LeakyReLU → leaky_re_lu. */
+const snake = (kind: string) => kind.replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase();
 
 export function buildGraph(op: string, inputsArg: unknown, outputsArg: unknown): Graph {
   const inputs = (Array.isArray(inputsArg) ? inputsArg : [inputsArg]) as SymbolicTensor[];

@@ -233,8 +233,10 @@ export async function fitModel(model: Model, x: Inputs, y: Targets | undefined, 
       const v = await evaluateSource(model, op, validation, validationBatchSize, signal);
       for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
     }
+    logs.learning_rate = compiled.optimizer.currentLearningRate();
     history.epoch.push(epoch);
     for (const [k, value] of Object.entries(logs)) (history.history[k] ??= []).push(value);
+    // What a checkpoint written by an epoch-end callback saves: the next epoch, from its first batch.
     model.trainingPosition = { epoch: epoch + 1, step: 0, lossSum: 0, seen: 0, confusion: [], history };
     for (const c of callbacks) await c.onEpochEnd?.(epoch, logs);
     lastLogs = logs;
