@@ -31,3 +31,6 @@ export function describe(value: unknown): string {
   if (typeof value === 'object') return (value as object).constructor?.name ?? 'object';
   return `${typeof value} ${String(value)}`;
 }
+
+/** A model file (or checkpoint) that is not what it claims: says what is wrong and where. */
+export class ModelFormatError extends KilnError {}

@@ -59,6 +59,12 @@ export class Conv2D extends Layer {
     return this.options.useBias === false ? ['kernel'] : ['kernel', 'bias'];
   }
 
+  weightShapes(inputShape: Shape | Shape[]) {
+    this.outputShape(inputShape);
+    const kernel = [...this.kernelSize, (inputShape as Shape)[2], this.filters];
+    return { weights: this.options.useBias === false ? [kernel] : [kernel, [this.filters]], state: [] };
+  }
+
   /** With `maxPool` (see `fuses`), returns the max-pooled output, pooled inside the convolution kernel. */
   call(x: Tensor, _training = false, maxPool?: Pool2dOptions): Tensor {
     const [kernel, bias] = this.weights;

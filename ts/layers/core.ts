@@ -49,6 +49,13 @@ export class Dense extends Layer {
     return this.options.useBias === false ? ['kernel'] : ['kernel', 'bias'];
   }
 
+  weightShapes(inputShape: Shape | Shape[]) {
+    this.outputShape(inputShape);
+    const [features] = inputShape as Shape;
+    const kernel = [features, this.units];
+    return { weights: this.options.useBias === false ? [kernel] : [kernel, [this.units]], state: [] };
+  }
+
   call(x: Tensor): Tensor {
     const [kernel, bias] = this.weights;
     const y = matMul(x, kernel);

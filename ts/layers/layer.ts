@@ -107,6 +107,24 @@ export abstract class Layer {
   /** Creates the weights and state for `inputShape`; layers without any keep this default. */
   protected createWeights(_inputShape: Shape | Shape[], _seed: number): void {}
 
+  /** The shapes `weights` and `state` take for inputs of `inputShape`, without making them (loading checks a file against these). */
+  weightShapes(_inputShape: Shape | Shape[]): { weights: Shape[]; state: Shape[] } {
+    return { weights: [], state: [] };
+  }
+
+  /** Builds the layer on given tensors (of `weightShapes`), as a loaded model does; the layer takes ownership. */
+  adopt(inputShape: Shape | Shape[], weights: Tensor[], state: Tensor[]): Shape {
+    const out = this.outputShape(inputShape);
+    if (this.builtFor !== null) throw new ValueError(`${this.label}: already built`);
+    this.weights = weights;
+    this.adoptState(state);
+    this.builtFor = JSON.stringify(inputShape);
+    return out;
+  }
+
+  /** Layers with state take it here (see `adopt`). */
+  protected adoptState(_state: Tensor[]): void {}
+
   /** Connects the layer in a graph: `layers.dense(10).apply(x)` (an array of inputs for merge layers). */
   apply(inputs: SymbolicTensor | SymbolicTensor[]): SymbolicTensor {
     const list = Array.isArray(inputs) ? inputs : [inputs];

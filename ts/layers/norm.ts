@@ -28,12 +28,16 @@ export class BatchNormalization extends Layer {
   protected createWeights(inputShape: Shape): void {
     const channels = inputShape[inputShape.length - 1];
     this.weights = [fill([channels], 1), zeros([channels])].map(keep);
-    this.moving = {
-      movingMean: keep(zeros([channels])),
-      movingVariance: keep(fill([channels], 1)),
-      momentum: this.options.momentum ?? 0.99,
-      epsilon: this.options.epsilon ?? 1e-3,
-    };
+    this.adoptState([zeros([channels]), fill([channels], 1)]);
+  }
+
+  weightShapes(inputShape: Shape | Shape[]) {
+    const channels = [this.outputShape(inputShape).at(-1)!];
+    return { weights: [channels, channels], state: [channels, channels] };
+  }
+
+  protected adoptState([movingMean, movingVariance]: Tensor[]): void {
+    this.moving = { movingMean: keep(movingMean), movingVariance: keep(movingVariance), momentum: this.options.momentum ?? 0.99, epsilon: this.options.epsilon ?? 1e-3 };
   }
 
   get weightNames(): string[] {

@@ -9,6 +9,8 @@ import type { Layer, SymbolicTensor } from '../layers/layer.js';
 import { scope, type Shape, type Tensor } from '../tensor.js';
 import type { Optimizer } from '../optim/optimizers.js';
 import { buildGraph, type Graph } from './graph.js';
+import { modelToBytes } from '../io/model-file.js';
+import { saveBytes } from '../io/sources.js';
 import { compileOptions, type CompileOptions, type Compiled } from './compile.js';
 import { evaluateModel, fitModel, predictModel, type EvaluateOptions, type FitOptions, type History, type PredictOptions, type TrainingPosition } from './training.js';
 import type { Inputs, Targets } from './data.js';
@@ -20,12 +22,20 @@ export interface ModelOptions {
   /** Seeds the weights: layer i (in order of first use) is initialised from seed·1000 + i (default 1). */
   seed?: number;
   name?: string;
+  /** What the model says about itself (class names, input scaling …); saved in the model file. */
+  metadata?: ModelMetadata;
+  /** Internal (loading): builds a layer on given weights instead of initialising them. */
+  restore?: (layer: Layer, inputShape: Shape | Shape[]) => void;
 }
+
+/** JSON-serialisable facts about a model, kept in its file: e.g. { classNames: [...], inputScale: 1 / 255 }. */
+export type ModelMetadata = Record<string, unknown>;
 
 export class Model {
   readonly graph: Graph;
   readonly name: string;
   readonly seed: number;
+  metadata: ModelMetadata;
   /** Set by compile(). */
   compiled: Compiled | null = null;
   /** A callback may set this to end fit() after the current batch (Keras' stop_training). */
@@ -34,16 +44,19 @@ export class Model {
   trainingPosition: TrainingPosition | null = null;
 
   constructor(options: ModelOptions, op = 'model()') {
-    const { inputs, outputs, seed = 1, name = 'model' } = options ?? ({} as never);
+    const { inputs, outputs, seed = 1, name = 'model', metadata = {}, restore } = options ?? ({} as never);
     if (!Number.isInteger(seed) || seed < 0) throw new ValueError(`${op}: seed must be a non-negative integer, got ${describe(seed)}`);
     this.graph = buildGraph(op, inputs, outputs);
     this.name = name;
     this.seed = seed;
+    this.metadata = metadata;
     for (const node of this.graph.nodes) {
       const layer = node.layer;
       if (!layer) continue;
       const shapes = node.inputs.map((t) => t.shape);
-      layer.build(layer.multiInput ? shapes : shapes[0], seed * 1000 + this.graph.layers.indexOf(layer));
+      const inputShape = layer.multiInput ? shapes : shapes[0];
+      if (restore && !layer.built) restore(layer, inputShape);
+      else layer.build(inputShape, seed * 1000 + this.graph.layers.indexOf(layer));
     }
   }
 
@@ -193,6 +206,19 @@ export class Model {
   /** The outputs for one batch tensor, synchronously (inference mode, nothing recorded). */
   predictOnBatch(x: Tensor | Tensor[]): Tensor {
     return scope(() => noGrad(() => this.call(x, false)));
+  }
+
+  /** The model file's bytes (safetensors; see docs/format.md), in every runtime. */
+  toBytes(options: { metadata?: ModelMetadata } = {}): Promise<Uint8Array> {
+    return modelToBytes(this, options.metadata);
+  }
+
+  /**
+   * Saves the model file: a path in Node (written atomically: a kill leaves the old file or the new one),
+   * 'indexeddb://NAME' or 'downloads://NAME' in browsers.
+   */
+  async save(target: string, options: { metadata?: ModelMetadata } = {}): Promise<void> {
+    await saveBytes(target, await this.toBytes(options));
   }
 
   dispose(): void {
