@@ -5,11 +5,12 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
+import { writeModelFixtures, type Fixtures } from './model-fixtures.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.map': 'application/json' };
 
-function serve(isolated: boolean): Promise<{ server: Server; url: string }> {
+function serve(isolated: boolean, page = 'page.html'): Promise<{ server: Server; url: string }> {
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url!, 'http://x').pathname));
     try {
@@ -27,14 +28,16 @@ function serve(isolated: boolean): Promise<{ server: Server; url: string }> {
   return new Promise((resolve) =>
     server.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as { port: number };
-      resolve({ server, url: `http://127.0.0.1:${port}/test/browser/page.html` });
+      resolve({ server, url: `http://127.0.0.1:${port}/test/browser/${page}` });
     }),
   );
 }
 
 let browser: Browser;
+let fixtures: Fixtures;
 
 beforeAll(async () => {
+  fixtures = await writeModelFixtures(join(root, 'test/browser/.generated'));
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: [
@@ -48,8 +51,8 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function runPage(isolated: boolean) {
-  const { server, url } = await serve(isolated);
+async function runPage(isolated: boolean, file = 'page.html') {
+  const { server, url } = await serve(isolated, file);
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -58,7 +61,7 @@ async function runPage(isolated: boolean) {
     await page.waitForFunction(() => (window as { kilnResult?: unknown }).kilnResult !== undefined, null, { timeout: 90_000 });
     const result = await page.evaluate(() => (window as { kilnResult?: unknown }).kilnResult);
     expect(errors).toEqual([]);
-    return result as Record<string, { info: Record<string, unknown>; maxError: number; cases: number; training: { first: number; last: number }; crossOriginIsolated: boolean; error?: string }>;
+    return result as Record<string, any> & Record<string, { info: Record<string, unknown>; maxError: number; cases: number; training: { first: number; last: number }; crossOriginIsolated: boolean; error?: string }>;
   } finally {
     await page.close();
     server.close();
@@ -80,6 +83,17 @@ describe('headless Chromium', () => {
       expect(run.maxError).toBeLessThan(1e-4);
       expect(run.training.last).toBeLessThan(run.training.first * 0.8); // a CNN trains, threaded or not
     }
+  });
+
+  it('loads model files saved by Node (URL and IndexedDB) with bit-identical predictions', async () => {
+    const r = await runPage(false, 'model.html');
+    expect(r.error).toBeUndefined();
+    expect(r.info).toMatchObject({ variant: 'simd', platform: 'browser' });
+    for (const name of ['cnn', 'resnet20']) {
+      expect(r.fromUrl[name]).toEqual(fixtures.expected[name]);
+      expect(r.fromIndexedDb[name]).toEqual(fixtures.expected[name]);
+    }
+    expect(r.liveBytes).toBe(0);
   });
 
   it('not isolated: falls back to simd and says why', async () => {

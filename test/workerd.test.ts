@@ -6,15 +6,18 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rollup } from 'rollup';
+import { FIXTURE_MODELS, writeModelFixtures, type Fixtures } from './model-fixtures.js';
 
 const root = new URL('..', import.meta.url).pathname;
 let dir: string;
+let fixtures: Fixtures;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'kiln-workerd-'));
+  fixtures = await writeModelFixtures(dir);
   const bundle = await rollup({
     input: join(root, 'test/workerd/worker.js'),
-    external: ['./kiln.wasm'],
+    external: ['./kiln.wasm', './input.bin', ...FIXTURE_MODELS.map((m) => `./${m}.kiln`)],
     onwarn: (warning, warn) => warning.code !== 'CIRCULAR_DEPENDENCY' && warn(warning),
   });
   await bundle.write({ file: join(dir, 'worker.js'), format: 'es', inlineDynamicImports: true });
@@ -35,7 +38,7 @@ async function freePort(): Promise<number> {
 }
 
 /** Starts workerd with the bundled Worker at `compatibilityDate`, fetches `/` once and stops it. */
-export async function runWorker(compatibilityDate: string): Promise<Record<string, unknown>> {
+export async function runWorker(compatibilityDate: string, path = '/'): Promise<Record<string, any>> {
   const port = await freePort();
   const config = join(dir, `config-${compatibilityDate}.capnp`);
   writeFileSync(config, `using Workerd = import "/workerd/workerd.capnp";
@@ -44,7 +47,10 @@ const config :Workerd.Config = (
   sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
 );
 const worker :Workerd.Worker = (
-  modules = [(name = "worker.js", esModule = embed "worker.js"), (name = "kiln.wasm", wasm = embed "kiln.wasm")],
+  modules = [
+    (name = "worker.js", esModule = embed "worker.js"), (name = "kiln.wasm", wasm = embed "kiln.wasm"),
+    (name = "cnn.kiln", data = embed "cnn.kiln"), (name = "resnet20.kiln", data = embed "resnet20.kiln"), (name = "input.bin", data = embed "input.bin"),
+  ],
   compatibilityDate = "${compatibilityDate}",
 );
 `);
@@ -54,7 +60,7 @@ const worker :Workerd.Worker = (
   try {
     for (let attempt = 0; attempt < 100; attempt++) {
       try {
-        const response = await fetch(`http://127.0.0.1:${port}/`);
+        const response = await fetch(`http://127.0.0.1:${port}${path}`);
         return { status: response.status, ...(await response.json()) };
       } catch {
         if (child.exitCode !== null) throw new Error(`workerd exited: ${stderr}`);
@@ -68,6 +74,13 @@ const worker :Workerd.Worker = (
 }
 
 describe('workerd', () => {
+  it('loads model files saved by Node, with bit-identical predictions', async () => {
+    const out = await runWorker('2026-11-01', '/models');
+    expect(out.error).toBeUndefined();
+    for (const name of FIXTURE_MODELS) expect(out.predictions[name]).toEqual(fixtures.expected[name]);
+    expect(out.liveBytes).toBe(0);
+  });
+
   it('runs kiln with a current compatibility date, the GC safety net on', async () => {
     const out = await runWorker('2026-11-01');
     expect(out.error).toBeUndefined();
