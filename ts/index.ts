@@ -20,7 +20,8 @@ export { NonFiniteLossError, type FitOptions, type EvaluateOptions, type Predict
 export type { DataSource } from './model/data.js';
 export type { CompileOptions } from './model/compile.js';
 export type { MetricName } from './model/epoch-metrics.js';
-export { earlyStopping, reduceLROnPlateau, terminateOnNaN, historyLogger, type Callback, type Logs } from './model/callbacks.js';
+export { earlyStopping, reduceLROnPlateau, terminateOnNaN, historyLogger, modelCheckpoint, type Callback, type Logs } from './model/callbacks.js';
+export { saveCheckpoint, restoreCheckpoint, checkpointBytes } from './io/checkpoint.js';
 export * as models from './models.js';
 export { cifar10Cnn } from './models.js';
 export * as metrics from './metrics.js';

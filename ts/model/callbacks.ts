@@ -3,6 +3,7 @@
  * `model.stopTraining`; fit() then ends after the current batch.
  */
 import { ValueError, describe } from '../errors.js';
+import { saveCheckpoint } from '../io/checkpoint.js';
 import type { Model } from './model.js';
 
 export type Logs = Record<string, number>;
@@ -171,6 +172,47 @@ export function historyLogger(write: (text: string) => void | Promise<void>, opt
       }
       const keys = [...new Set(rows.flatMap((r) => Object.keys(r.logs)))];
       await write([['epoch', ...keys].join(','), ...rows.map((r) => [r.epoch, ...keys.map((k) => r.logs[k] ?? '')].join(','))].join('\n') + '\n');
+    },
+  };
+}
+
+export interface ModelCheckpointOptions {
+  /** Also save every this many batches (mid-epoch resumes lose less). */
+  everyBatches?: number;
+  /** Save only when `monitor` improves (at epoch ends). */
+  saveBestOnly?: boolean;
+  monitor?: string;
+  mode?: Mode;
+}
+
+/**
+ * Saves a resumable checkpoint (weights, optimizer state, position, random state) to `target` at each epoch's
+ * end, atomically; restore it with `kiln.restoreCheckpoint(model, target)` and `fit(..., { resume })`.
+ */
+export function modelCheckpoint(target: string, options: ModelCheckpointOptions = {}): Callback {
+  const { everyBatches, saveBestOnly = false, monitor = 'val_loss', mode = 'auto' } = options;
+  checkMonitor('modelCheckpoint()', monitor, mode);
+  if (everyBatches !== undefined && !(Number.isInteger(everyBatches) && everyBatches > 0)) {
+    throw new ValueError(`modelCheckpoint(): everyBatches must be a positive integer, got ${describe(everyBatches)}`);
+  }
+  let model: Model;
+  let best = NaN;
+  let batches = 0;
+  return {
+    setModel(m) {
+      model = m;
+    },
+    async onBatchEnd() {
+      if (everyBatches && ++batches % everyBatches === 0) await saveCheckpoint(model, target);
+    },
+    async onEpochEnd(_epoch, logs) {
+      if (saveBestOnly) {
+        const value = logs[monitor];
+        if (value === undefined) throw new ValueError(`modelCheckpoint(): monitor '${monitor}' is not among the logs (${Object.keys(logs).join(', ')})`);
+        if (!Number.isNaN(best) && !improves(monitor, mode, value, best, 0)) return;
+        best = value;
+      }
+      await saveCheckpoint(model, target);
     },
   };
 }

@@ -191,8 +191,9 @@ export async function fitModel(model: Model, x: Inputs, y: Targets | undefined, 
     let lossSum = resumed?.lossSum ?? 0;
     let seen = resumed?.seen ?? 0;
     for (const c of callbacks) await c.onEpochBegin?.(epoch, { steps });
+    const position = (step: number): TrainingPosition => ({ epoch, step, lossSum, seen, confusion: metrics.confusion.flat(), history });
+    model.trainingPosition = position(resumed?.step ?? 0);
     for (let step = resumed?.step ?? 0; step < steps; step++) {
-      model.trainingPosition = { epoch, step, lossSum, seen, confusion: metrics.confusion.flat(), history };
       if (signal?.aborted || model.stopTraining) {
         history.stopped = signal?.aborted ? 'aborted' : 'stopped';
         break epochs;
@@ -224,13 +225,20 @@ export async function fitModel(model: Model, x: Inputs, y: Targets | undefined, 
       if (outputValues) metrics.add(outputValues as Float32Array, targetValues!, indices.length);
       lossSum += lossValue * indices.length;
       seen += indices.length;
+      // What a checkpoint written now saves: this batch done, the next one to run.
+      model.trainingPosition = position(step + 1);
       const logs: Logs & { examples: number } = { loss: lossSum / seen, ...metrics.logs(), examples: seen };
       for (const c of callbacks) await c.onBatchEnd?.(step, logs);
       await yieldToEventLoop();
     }
+    if (signal?.aborted) {
+      // Aborted in the epoch's last batch: the epoch ends (validation, logs) when training resumes.
+      history.stopped = 'aborted';
+      break;
+    }
     const logs: Logs = { loss: lossSum / seen, ...metrics.logs() };
     if (validation) {
-      const v = await evaluateSource(model, op, validation, validationBatchSize, signal);
+      const v = await evaluateSource(model, op, validation, validationBatchSize);
       for (const [k, value] of Object.entries(v)) logs[`val_${k}`] = value;
     }
     logs.learning_rate = compiled.optimizer.currentLearningRate();
@@ -257,7 +265,7 @@ async function evaluateSource(model: Model, op: string, source: DataSource, batc
   let lossSum = 0;
   let seen = 0;
   for (let start = 0; start < source.count; start += batchSize) {
-    if (signal?.aborted) break;
+    if (signal?.aborted) throw new ValueError(`${op}: aborted after ${start} of ${source.count} examples`);
     const indices = range(start, Math.min(batchSize, source.count - start));
     const batch = batchTensors(model, op, source, indices, 0);
     const { loss, outputs } = scope(() =>
