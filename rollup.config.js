@@ -18,7 +18,8 @@ export default {
     entryFileNames: '[name].js',
     sourcemap: true,
   },
-  external: (id) => id.startsWith('node:') || /[\\/]pkg[\\/][^\\/]+[\\/]kiln_wasm\.js$/.test(id),
+  // node: built-ins, the wasm-bindgen glue, and the CLI's image decoders (runtime dependencies) stay imports.
+  external: (id) => id.startsWith('node:') || /[\\/]pkg[\\/][^\\/]+[\\/]kiln_wasm\.js$/.test(id) || id === 'pngjs' || id === 'jpeg-js',
   plugins: [
     typescript({
       tsconfig: './tsconfig.json',

@@ -72,7 +72,8 @@ describe('trainingReportHtml', () => {
 
   it('rejects empty or non-finite history, decreasing epochs and a mismatched confusion matrix', () => {
     const summary = { title: 't', lines: [] };
-    expect(() => trainingReportHtml([], summary)).toThrow(ValueError);
+    expect(trainingReportHtml([], summary)).not.toContain('<svg'); // an evaluation alone: no charts
+    expect(() => trainingReportHtml('x' as never, summary)).toThrow(ValueError);
     expect(() => trainingReportHtml([{ epoch: 1, loss: NaN }], summary)).toThrow('history[0].loss must be a finite number, got number NaN');
     expect(() => trainingReportHtml([{ epoch: 1, loss: 1, valAccuracy: Infinity }], summary)).toThrow('history[0].valAccuracy must be a finite number or absent');
     expect(() => trainingReportHtml([{ epoch: 2, loss: 1 }, { epoch: 2, loss: 1 }], summary)).toThrow('history epochs must increase, got 2 then 2 at index 1');

@@ -125,8 +125,8 @@ function confusionTable(confusion: number[][], classNames: string[]): string {
 }
 
 function checkHistory(op: string, history: unknown): asserts history is EpochRecord[] {
-  if (!Array.isArray(history) || history.length === 0) {
-    throw new ValueError(`${op}: history must be a non-empty array of epoch records, got ${describe(history)}`);
+  if (!Array.isArray(history)) {
+    throw new ValueError(`${op}: history must be an array of epoch records (empty for an evaluation without training), got ${describe(history)}`);
   }
   history.forEach((record: EpochRecord, i) => {
     for (const key of ['epoch', 'loss', 'accuracy', 'valLoss', 'valAccuracy'] as const) {
@@ -189,7 +189,7 @@ export function trainingReportHtml(history: EpochRecord[], summary: ReportSummar
     ...seriesOf(history, 'accuracy', 'train accuracy', TRAIN_COLOR),
     ...seriesOf(history, 'valAccuracy', 'validation accuracy', VALIDATION_COLOR),
   ];
-  const charts = [lineChart('Loss', lossSeries), ...(accuracySeries.length > 0 ? [lineChart('Accuracy', accuracySeries)] : [])];
+  const charts = history.length === 0 ? [] : [lineChart('Loss', lossSeries), ...(accuracySeries.length > 0 ? [lineChart('Accuracy', accuracySeries)] : [])];
   const summaryTable =
     summary.lines.length === 0
       ? ''
