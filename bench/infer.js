@@ -84,13 +84,13 @@ async function kilnChild(variant, threads) {
     }
     writeFileSync(args.weights, JSON.stringify({ format: 'kiln-weights-v1', model: 'kiln.cifar10Cnn({ seed: 1 })', weights }));
   }
-  const infer = (x, batch) => {
-    const y = model.predict(x, { batchSize: batch });
-    const values = y.dataSync();
+  const infer = async (x, batch) => {
+    const y = await model.predict(x, { batchSize: batch });
+    const values = await y.data();
     y.dispose();
     return values;
   };
-  const logits = Array.from(infer(images(CHECK_IMAGES, 42), CHECK_IMAGES));
+  const logits = Array.from(await infer(images(CHECK_IMAGES, 42), CHECK_IMAGES));
   return { engine: 'kiln', name: `kiln ${info.variant}`, threads: info.threads, info, logits, results: await measure(infer) };
 }
 

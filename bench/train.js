@@ -73,13 +73,13 @@ async function kilnChild(spec) {
   const gemm = () => {
     for (let i = 0; i < 3; i++) kiln.matMul(a, a).dispose();
   };
-  run(); // warm-up: optimizer state, geometry objects, heap growth, optimized code
+  await run(); // warm-up: optimizer state, geometry objects, heap growth, optimized code
   gemm();
   // Rounds of 4 training steps interleaved with 3 GEMMs, so both see the same state of this shared machine;
   // medians over the rounds.
-  const timeOf = (f) => {
+  const timeOf = async (f) => {
     const t0 = performance.now();
-    f();
+    await f();
     return (performance.now() - t0) / 1000;
   };
   const median = (xs) => [...xs].sort((p, q) => p - q)[xs.length >> 1];
@@ -87,8 +87,8 @@ async function kilnChild(spec) {
   const stepTimes = [];
   const gemmTimes = [];
   for (let i = 0; i < rounds; i++) {
-    stepTimes.push(timeOf(run) / 4);
-    gemmTimes.push(timeOf(gemm) / 3);
+    stepTimes.push((await timeOf(run)) / 4);
+    gemmTimes.push((await timeOf(gemm)) / 3);
   }
   // Medians, and bests (as bench/gemm reports): noise on a shared machine only ever slows a round down.
   const imagesPerSecond = batch / median(stepTimes);
@@ -98,7 +98,7 @@ async function kilnChild(spec) {
 
   const times = instrument(getBackend());
   const p0 = performance.now();
-  run();
+  await run();
   const profiledMs = performance.now() - p0;
   process.stdout.write(JSON.stringify({ info, imagesPerSecond, trainGflops: (imagesPerSecond * trainFlops()) / 1e9, gemmGflops, best, profile: { stepMs: profiledMs / 4, opsMs: Object.fromEntries(Object.entries(times).map(([k, v]) => [k, v / 4])) } }));
 }

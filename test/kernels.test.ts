@@ -264,6 +264,25 @@ for (const variant of ['simd', 'threads-relaxed'] as const) {
       }
     });
 
+    it('countNonFinite counts NaN and ±∞ over several buffers like the reference', () => {
+      const buffers = [randomValues(N, 175).map((v, i) => (i % 97 === 0 ? NaN : i % 89 === 0 ? -Infinity : v)), randomValues(5, 176), Float32Array.of(Infinity, 1, 2)];
+      const count = (b: Backend) => {
+        const inputs = buffers.map((values) => {
+          const s = b.allocate(values.length);
+          b.write(s, values);
+          return s;
+        });
+        const out = b.allocate(1);
+        b.countNonFinite(inputs, out);
+        const n = b.readSync!(out)[0];
+        for (const s of [...inputs, out]) b.free(s);
+        return n;
+      };
+      const want = count(reference);
+      expect(want).toBe(buffers[0].filter((v) => !Number.isFinite(v)).length + 1);
+      expect(count(getBackend())).toBe(want);
+    });
+
     it('fromBytes: named errors for bad bytes, shape and divisor, and nothing leaks', () => {
       const before = kiln.memory().liveBytes;
       const t = kiln.fromBytes(new Uint8Array([0, 51, 255, 7, 9, 200]), [2, 3], 255);

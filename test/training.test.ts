@@ -181,6 +181,18 @@ describe('training API', () => {
     model.dispose();
   });
 
+  it('sparse cross-entropy of probabilities equals that of the logits behind them, gradient included', async () => {
+    const { lossByName } = await import('../ts/model/losses.js');
+    const z = kiln.tensor(randomValues(5 * 4, 30), [5, 4]);
+    const labels = kiln.tensor(new Int32Array([0, 3, 1, 2, 3]));
+    const fromProbs = kiln.valueAndGrads(() => ({ loss: lossByName('sparseCategoricalCrossentropy', false)(kiln.softmax(z), labels) }), [z]);
+    const fromLogits = kiln.valueAndGrads(() => ({ loss: kiln.softmaxCrossEntropy(z, labels) }), [z]);
+    expect(fromProbs.loss.dataSync()[0]).toBeCloseTo(fromLogits.loss.dataSync()[0], 5);
+    const [a, b] = [fromProbs.grads[0].dataSync(), fromLogits.grads[0].dataSync()];
+    a.forEach((v, i) => expect(v).toBeCloseTo(b[i], 5));
+    for (const t of [z, labels, fromProbs.loss, fromLogits.loss, ...fromProbs.grads, ...fromLogits.grads]) t.dispose();
+  });
+
   it('keeps wasm memory flat over many fit / evaluate / predict calls', async () => {
     const model = smallModel();
     const { x, y } = blobs(64, 8);

@@ -166,6 +166,8 @@ export interface Backend {
   fill(out: Storage, value: number): void;
   /** out = alpha·x + beta. */
   affine(x: Storage, alpha: number, beta: number, out: Storage): void;
+  /** out[0] = how many values of all `inputs` together are NaN or ±∞ (a training step checks its gradients). */
+  countNonFinite(inputs: Storage[], out: Storage): void;
   /** out[cols] = Σ over rows of x[rows, cols] (bias gradients, broadcast reductions). */
   sumRows(x: Storage, rows: number, cols: number, out: Storage): void;
   /** out[rows] = Σ over cols of x[rows, cols]. */

@@ -1,6 +1,5 @@
-/** Losses by name for `compile()`, and the one-hot helper the probability forms need. */
+/** Losses by name for `compile()`. */
 import { ValueError, describe } from '../errors.js';
-import { tensor } from '../ops/creation.js';
 import { log, logSoftmax, mul, mulScalar } from '../ops/elementwise.js';
 import { binaryCrossEntropy, meanSquaredError, softmaxCrossEntropy } from '../ops/loss.js';
 import { sum } from '../ops/reduce.js';
@@ -8,17 +7,6 @@ import type { Tensor } from '../tensor.js';
 
 export type LossFn = (prediction: Tensor, target: Tensor) => Tensor;
 export type LossName = 'sparseCategoricalCrossentropy' | 'categoricalCrossentropy' | 'binaryCrossentropy' | 'meanSquaredError';
-
-/** One-hot float32 [rows, classes] of int32 labels. */
-export function oneHot(labels: Tensor, classes: number): Tensor {
-  const values = labels.dataSync();
-  const out = new Float32Array(values.length * classes);
-  values.forEach((label, i) => {
-    if (!(label >= 0 && label < classes)) throw new ValueError(`oneHot(): label at ${i} must be in [0, ${classes}), got ${label}`);
-    out[i * classes + label] = 1;
-  });
-  return tensor(out, [values.length, classes]);
-}
 
 /** −Σ target·log(p) / rows, from probabilities or (stably) from logits. */
 function categorical(prediction: Tensor, target: Tensor, fromLogits: boolean): Tensor {
@@ -31,7 +19,8 @@ export function lossByName(name: unknown, fromLogits: boolean): LossFn {
     case 'sparseCategoricalCrossentropy':
       return fromLogits
         ? softmaxCrossEntropy
-        : (p, labels) => categorical(p, oneHot(labels, p.shape[1]), false);
+        : // softmax(log p) = p for probabilities that sum to 1: the sparse loss of log p needs no one-hot labels
+          (p, labels) => softmaxCrossEntropy(log(p), labels);
     case 'categoricalCrossentropy':
       return (p, t) => categorical(p, t, fromLogits);
     case 'binaryCrossentropy':

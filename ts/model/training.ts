@@ -6,8 +6,7 @@
 import { noGrad, valueAndGrads } from '../autograd/tape.js';
 import { KilnError, ShapeError, ValueError, describe } from '../errors.js';
 import { fromBytes, tensor } from '../ops/creation.js';
-import { add } from '../ops/elementwise.js';
-import { sum } from '../ops/reduce.js';
+import { countNonFinite } from '../ops/reduce.js';
 import { assertPositiveInt, float32Divisor, sizeOf } from '../ops/validate.js';
 import { mulberry32, shuffleInPlace } from '../random.js';
 import { scope, type Tensor } from '../tensor.js';
@@ -204,13 +203,12 @@ export async function fitModel(model: Model, x: Inputs, y: Targets | undefined, 
         const outputs = model.call(batch.x, true);
         return { loss: compiled.loss(outputs, batch.y), outputs };
       }, weights);
-      // One number that is finite exactly when every gradient is (a NaN or infinity anywhere spreads into it).
-      const gradTotal = scope(() => noGrad(() => grads.map((g) => sum(g)).reduce((a, b) => add(a, b))));
+      const nonFinite = countNonFinite(grads);
       const free = () => {
-        for (const t of [loss, outputs, gradTotal, batch.x, batch.y, ...grads]) t.dispose();
+        for (const t of [loss, outputs, nonFinite, batch.x, batch.y, ...grads]) t.dispose();
       };
-      const [lossValue, gradValue] = await Promise.all([loss.data(), gradTotal.data()]).then(([l, g]) => [l[0], g[0]]);
-      if (!Number.isFinite(lossValue) || !Number.isFinite(gradValue)) {
+      const [lossValue, badGradients] = await Promise.all([loss.data(), nonFinite.data()]).then(([l, g]) => [l[0], g[0]]);
+      if (!Number.isFinite(lossValue) || badGradients > 0) {
         free();
         if (callbacks.some((c) => c.onNonFinite?.(epoch, step) === 'stop')) {
           history.stopped = 'nonFinite';
@@ -279,7 +277,7 @@ async function evaluateSource(model: Model, op: string, source: DataSource, batc
     if (outputValues) metrics.add(outputValues as Float32Array, targetValues!, indices.length);
     lossSum += lossValue[0] * indices.length;
     seen += indices.length;
-    await yieldToEventLoop();
+    if (seen < source.count) await yieldToEventLoop();
   }
   return { loss: lossSum / seen, ...metrics.logs() };
 }
@@ -319,7 +317,7 @@ export async function predictModel(model: Model, x: Inputs, options: PredictOpti
     const y = scope(() => noGrad(() => model.call(inputs(start, n), false)));
     out.set((await y.data()) as Float32Array, start * outSize);
     y.dispose();
-    await yieldToEventLoop();
+    if (start + n < count) await yieldToEventLoop();
   }
   return tensor(out, [count, ...model.outputShape]);
 }

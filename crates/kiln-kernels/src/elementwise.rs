@@ -97,6 +97,12 @@ pub fn affine(x: &[f32], alpha: f32, beta: f32, out: &mut [f32]) -> Result<(), K
     map_into("affine", x, out, |v| alpha * v + beta)
 }
 
+/// How many values of `x` are NaN or infinite (a training step checks its gradients with it).
+pub fn count_non_finite(x: &[f32]) -> usize {
+    // Branch-free over the exponent bits, so the loop vectorises: all ones means NaN or ±∞.
+    x.iter().map(|v| ((v.to_bits() & 0x7f80_0000) == 0x7f80_0000) as usize).sum()
+}
+
 /// `out[r] = Σ_c x[r, c]`.
 pub fn sum_cols(x: &[f32], rows: usize, cols: usize, out: &mut [f32]) -> Result<(), KernelError> {
     const KERNEL: &str = "sum_cols";
@@ -215,5 +221,12 @@ mod tests {
             let err = bytes_to_f32(&[1, 2, 3], divisor, &mut out).unwrap_err().to_string();
             assert!(err.contains("divisor must be finite and nonzero"), "{err}");
         }
+    }
+
+    #[test]
+    fn counts_nan_and_infinities_only() {
+        let x = [0.0, -0.0, 1.0, f32::MAX, f32::MIN_POSITIVE, 1e-45, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, -f32::NAN];
+        assert_eq!(count_non_finite(&x), 4);
+        assert_eq!(count_non_finite(&[]), 0);
     }
 }

@@ -481,3 +481,14 @@ pub fn copy_blocks(
     let to = Blocks { offset: dst_offset, outer_stride: dst_outer, inner_stride: dst_inner };
     k::copy::copy_blocks(outer, inner, width, f32s(src, src_len), from, f32s_mut(dst, dst_len), to).map_err(js)
 }
+
+/// Writes into `out[0]` how many values of the buffers (`ptrs[i]`, `lens[i]` floats) are NaN or infinite.
+#[wasm_bindgen]
+pub fn count_non_finite(ptrs: &[u32], lens: &[u32], out: *mut f32) -> Result<(), JsError> {
+    if ptrs.len() != lens.len() {
+        return Err(JsError::new(&format!("count_non_finite: {} pointers but {} lengths", ptrs.len(), lens.len())));
+    }
+    let count: usize = ptrs.iter().zip(lens).map(|(&p, &n)| k::elementwise::count_non_finite(f32s(p as *const f32, n as usize))).sum();
+    f32s_mut(out, 1)[0] = count as f32;
+    Ok(())
+}

@@ -167,6 +167,10 @@ export class ReferenceBackend implements Backend {
     for (let i = 0; i < xv.length; i++) ov[i] = alpha * xv[i] + beta;
   }
 
+  countNonFinite(inputs: Storage[], out: Storage): void {
+    f32(out)[0] = inputs.reduce((n, s) => n + Array.from(f32(s)).filter((v) => !Number.isFinite(v)).length, 0);
+  }
+
   sumRows(x: Storage, rows: number, cols: number, out: Storage): void {
     const [xv, ov] = [f32(x), f32(out)];
     for (let j = 0; j < cols; j++) {

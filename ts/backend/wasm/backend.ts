@@ -131,6 +131,10 @@ export class WasmBackend implements Backend {
     this.kernels.affine(ptr(x), x.size, alpha, beta, ptr(out));
   }
 
+  countNonFinite(inputs: Storage[], out: Storage): void {
+    this.kernels.count_non_finite(Uint32Array.from(inputs, ptr), Uint32Array.from(inputs, (s) => s.size), ptr(out));
+  }
+
   sumRows(x: Storage, rows: number, cols: number, out: Storage): void {
     this.kernels.sum_rows(ptr(x), rows, cols, ptr(out));
   }

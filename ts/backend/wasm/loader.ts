@@ -46,6 +46,7 @@ export interface KernelModule {
   affine(x: Ptr, len: number, alpha: number, beta: number, out: Ptr): void;
   fill(out: Ptr, len: number, value: number): void;
   bytes_to_f32(bytes: Uint8Array, divisor: number, out: Ptr, outLen: number): void;
+  count_non_finite(ptrs: Uint32Array, lens: Uint32Array, out: Ptr): void;
   sum_rows(x: Ptr, rows: number, cols: number, out: Ptr): void;
   sum_cols(x: Ptr, rows: number, cols: number, out: Ptr): void;
   softmax_rows(x: Ptr, rows: number, cols: number, out: Ptr): void;
