@@ -2,9 +2,10 @@
 // with COOP/COEP (cross-origin isolated: threads in a Worker) and once without (single-threaded everywhere).
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { writeModelFixtures, type Fixtures } from './model-fixtures.js';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -51,9 +52,11 @@ afterAll(async () => {
   await browser?.close();
 });
 
-async function runPage(isolated: boolean, file = 'page.html') {
+/** Runs a test page until it sets `kilnResult`; `onPage` may watch the page (its promise is awaited before closing). */
+async function runPage(isolated: boolean, file = 'page.html', onPage?: (page: Page) => Promise<unknown>) {
   const { server, url } = await serve(isolated, file);
-  const page = await browser.newPage();
+  const page = await browser.newPage({ acceptDownloads: true });
+  const watching = onPage?.(page);
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   try {
@@ -61,6 +64,7 @@ async function runPage(isolated: boolean, file = 'page.html') {
     await page.waitForFunction(() => (window as { kilnResult?: unknown }).kilnResult !== undefined, null, { timeout: 90_000 });
     const result = await page.evaluate(() => (window as { kilnResult?: unknown }).kilnResult);
     expect(errors).toEqual([]);
+    await watching;
     return result as Record<string, any> & Record<string, { info: Record<string, unknown>; maxError: number; cases: number; training: { first: number; last: number }; crossOriginIsolated: boolean; error?: string }>;
   } finally {
     await page.close();
@@ -86,7 +90,12 @@ describe('headless Chromium', () => {
   });
 
   it('loads model files saved by Node (URL and IndexedDB) with bit-identical predictions', async () => {
-    const r = await runPage(false, 'model.html');
+    let download: { name: string; path: string } | undefined;
+    const r = await runPage(false, 'model.html', async (page) => {
+      const d = await page.waitForEvent('download');
+      download = { name: d.suggestedFilename(), path: join(fixtures.dir, 'downloaded.kiln') };
+      await d.saveAs(download.path);
+    });
     expect(r.error).toBeUndefined();
     expect(r.info).toMatchObject({ variant: 'simd', platform: 'browser' });
     for (const name of ['cnn', 'resnet20']) {
@@ -94,6 +103,15 @@ describe('headless Chromium', () => {
       expect(r.fromIndexedDb[name]).toEqual(fixtures.expected[name]);
     }
     expect(r.liveBytes).toBe(0);
+    // 'downloads://' offered the file; Node loads what was downloaded and predicts the same.
+    expect(download!.name).toBe('cnn-download.kiln');
+    const kiln = await import('../ts/index.node.js');
+    await kiln.ready({ variant: 'simd' });
+    const model = await kiln.load(download!.path);
+    const out = await model.predict(new Float32Array(new Uint8Array(readFileSync(join(fixtures.dir, 'input.bin'))).buffer));
+    expect(Array.from(await out.data())).toEqual(fixtures.expected.cnn);
+    out.dispose();
+    model.dispose();
   });
 
   it('not isolated: falls back to simd and says why', async () => {

@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +75,24 @@ describe('model file', () => {
       for (const m of [model, loaded]) m.dispose();
     });
   }
+
+  it('loads from an http:// URL in Node; a missing file is a named error', async () => {
+    const model = kiln.sequential([kiln.layers.dense(2)], { inputShape: [3], seed: 4 });
+    const bytes = await model.toBytes();
+    const server = createServer((req, res) => (req.url === '/m.kiln' ? res.end(bytes) : res.writeHead(404).end()));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const loaded = await kiln.load(`${base}/m.kiln`);
+      expect(Array.from(loaded.weights[0].dataSync())).toEqual(Array.from(model.weights[0].dataSync()));
+      loaded.dispose();
+      await expect(kiln.load(`${base}/missing.kiln`)).rejects.toThrow(`load(): fetching ${base}/missing.kiln answered 404`);
+      await expect(kiln.load(join(dir, 'missing.kiln'))).rejects.toThrow(/load\(\): could not read .*missing.kiln.*ENOENT/);
+    } finally {
+      server.close();
+      model.dispose();
+    }
+  });
 
   it('a loaded model trains on from where it was, like the original', async () => {
     const original = await trained(kiln.models.resnet20({ seed: 2 }), [32, 32, 3]);

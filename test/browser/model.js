@@ -13,7 +13,7 @@ async function run() {
   const x = new Float32Array(await (await fetch('./.generated/input.bin')).arrayBuffer());
   const result = { info, fromUrl: {}, fromIndexedDb: {} };
   for (const name of ['cnn', 'resnet20']) {
-    const model = await kiln.load(new URL(`./.generated/${name}.kiln`, location.href).href);
+    const model = await kiln.load(new URL(`./.generated/${name}.kiln`, location.href).href); // an absolute URL
     result.fromUrl[name] = await predict(model, x);
     await model.save(`indexeddb://${name}`);
     model.dispose();
@@ -22,6 +22,9 @@ async function run() {
     again.dispose();
     await kiln.deleteFromIndexedDb(name);
   }
+  const cnn = await kiln.load('./.generated/cnn.kiln');
+  await cnn.save('downloads://cnn-download'); // the test catches the download and loads it in Node
+  cnn.dispose();
   result.liveBytes = kiln.memory().liveBytes;
   return result;
 }

@@ -47,6 +47,8 @@ export async function loadBytes(source: ModelSource): Promise<Uint8Array> {
   if (typeof text !== 'string' || text === '') throw new ValueError(`${op}: source must be a path, a URL, 'indexeddb://NAME', an ArrayBuffer, Uint8Array, Blob or Response, got ${describe(source)}`);
   if (text.startsWith(INDEXEDDB)) return readFromIndexedDb(op, text.slice(INDEXEDDB.length));
   if (/^(https?|file|data|blob):/i.test(text) && !(fileSystem && text.startsWith('file:'))) return responseBytes(op, await fetch(text), text);
+  // Without a file system (a page, a worker), a relative path is a URL relative to the document, as fetch() takes it.
+  if (!fileSystem && typeof location !== 'undefined') return responseBytes(op, await fetch(new URL(text, location.href)), text);
   return files(op, text).readFile(text.startsWith('file:') ? new URL(text).pathname : text);
 }
 
