@@ -118,9 +118,6 @@ function checkTargets(model: Model, op: string, y: Float32Array | Int32Array, fi
 /** A batch's input and target tensors; non-finite inputs are refused naming the example. */
 function batchTensors(model: Model, op: string, source: DataSource, indices: Int32Array, epoch: number) {
   const { x, y } = source.batch(indices, epoch);
-  const exampleSize = sizeOf(model.inputShape);
-  const bad = firstNonFiniteExample(x, exampleSize);
-  if (bad >= 0) throw new ValueError(`${op}: the input of example ${indices[bad]} holds NaN or infinity; clean or impute the data first`);
   checkTargets(model, op, y, (i) => indices[Math.floor(i / Math.max(1, y.length / indices.length))]);
   const targetShape = y.length === indices.length ? [indices.length] : [indices.length, y.length / indices.length];
   const targets = tensor(y, targetShape, y instanceof Int32Array ? 'int32' : 'float32');
@@ -203,13 +200,16 @@ export async function fitModel(model: Model, x: Inputs, y: Targets | undefined, 
         const outputs = model.call(batch.x, true);
         return { loss: compiled.loss(outputs, batch.y), outputs };
       }, weights);
-      const nonFinite = countNonFinite(grads);
+      // One count over the inputs and every gradient, read with the loss: a bad step is found before it is applied.
+      const nonFinite = countNonFinite([batch.x, ...grads]);
       const free = () => {
         for (const t of [loss, outputs, nonFinite, batch.x, batch.y, ...grads]) t.dispose();
       };
-      const [lossValue, badGradients] = await Promise.all([loss.data(), nonFinite.data()]).then(([l, g]) => [l[0], g[0]]);
-      if (!Number.isFinite(lossValue) || badGradients > 0) {
+      const [lossValue, badValues] = await Promise.all([loss.data(), nonFinite.data()]).then(([l, g]) => [l[0], g[0]]);
+      if (!Number.isFinite(lossValue) || badValues > 0) {
+        const badInput = firstNonFiniteExample((await batch.x.data()) as Float32Array, sizeOf(model.inputShape));
         free();
+        if (badInput >= 0) throw new ValueError(`${op}: the input of example ${indices[badInput]} holds NaN or infinity; clean or impute the data first`);
         if (callbacks.some((c) => c.onNonFinite?.(epoch, step) === 'stop')) {
           history.stopped = 'nonFinite';
           break epochs;
