@@ -49,7 +49,7 @@ describe('training API', () => {
     model.dispose();
   });
 
-  it('an aborted fit stops after the current batch and leaves a model that evaluates and trains on', async () => {
+  it('an aborted fit stops after the current batch and leaves a model that evaluates, saves and trains on', async () => {
     const model = smallModel();
     const { x, y } = blobs(256, 1);
     const controller = new AbortController();
@@ -65,6 +65,10 @@ describe('training API', () => {
     expect(history.epoch).toEqual([0]); // 16 batches an epoch: the first ended, the second was cut at batch 4
     const logs = await model.evaluate(x, y);
     expect(Number.isFinite(logs.loss)).toBe(true);
+    const saved = await kiln.load(await model.toBytes());
+    saved.compile({ loss: 'sparseCategoricalCrossentropy', fromLogits: true });
+    expect((await saved.evaluate(x, y)).loss).toBe(logs.loss);
+    saved.dispose();
     expect((await model.fit(x, y, { epochs: 1 })).stopped).toBeUndefined();
     model.dispose();
   });
