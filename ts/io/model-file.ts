@@ -10,6 +10,7 @@ import { LAYER_KINDS } from '../layers/registry.js';
 import { tensor } from '../ops/creation.js';
 import { keep, type Shape, type Tensor } from '../tensor.js';
 import { Model, type ModelMetadata } from '../model/model.js';
+import { buildGraph, type Graph } from '../model/graph.js';
 import { parseJson, readSafetensors, writeSafetensors, type TensorEntry } from './safetensors.js';
 import { sha256Hex } from './sha256.js';
 
@@ -109,7 +110,7 @@ function parseTopology(text: string | undefined): Topology {
 }
 
 /** Rebuilds the graph from the topology with shapes only (nothing allocated); layer errors become format errors. */
-function graphOf(t: Topology): { inputs: SymbolicTensor[]; outputs: SymbolicTensor[]; layers: Layer[] } {
+function graphOf(t: Topology): { inputs: SymbolicTensor[]; outputs: SymbolicTensor[] } {
   const layers = t.layers.map((l, k) => {
     try {
       return LAYER_KINDS[l.kind]({ ...l.config, name: l.name } as never);
@@ -129,7 +130,7 @@ function graphOf(t: Topology): { inputs: SymbolicTensor[]; outputs: SymbolicTens
       fail(`topology.nodes[${k}] (layer '${layer.name}'): ${(error as Error).message}`);
     }
   });
-  return { inputs, outputs: t.outputs.map(resolve), layers };
+  return { inputs, outputs: t.outputs.map(resolve) };
 }
 
 /** float32 values of a stored tensor (F32 as is, F16 widened), copied so the file's bytes need no alignment. */
@@ -160,20 +161,21 @@ export function modelFromBytes(bytes: Uint8Array): Model {
   const userMetadata = metadata.metadata === undefined ? {} : parseJson(metadata.metadata, 'model file metadata');
   if (!isObject(userMetadata)) fail('__metadata__.metadata must be a JSON object');
   const topology = parseTopology(metadata.topology);
-  const { inputs, outputs, layers } = graphOf(topology);
-  const names = new Set(layers.map((l) => l.name));
-  if (names.size !== layers.length) fail('two layers share a name');
-
-  // Which tensor each layer needs, checked against the file before anything is allocated.
-  const shapesByLayer = new Map<Layer, { weights: Shape[]; state: Shape[] }>();
-  let graph: { inputShapes: Map<Layer, Shape | Shape[]> };
+  const { inputs, outputs } = graphOf(topology);
+  // The graph with shapes only: each layer's input shape from its first use, checked before anything is allocated.
+  let graph: Graph;
   try {
-    graph = { inputShapes: inputShapesOf(inputs, outputs) };
+    graph = buildGraph('model file', inputs, outputs);
   } catch (error) {
     return fail((error as Error).message);
   }
+  const inputShapes = new Map<Layer, Shape | Shape[]>();
+  for (const { layer, inputs: args } of graph.nodes) {
+    if (layer && !inputShapes.has(layer)) inputShapes.set(layer, layer.multiInput ? args.map((a) => a.shape) : args[0].shape);
+  }
+  const shapesByLayer = new Map<Layer, { weights: Shape[]; state: Shape[] }>();
   const expected = new Set<string>();
-  for (const [layer, inputShape] of graph.inputShapes) {
+  for (const [layer, inputShape] of inputShapes) {
     const shapes = layer.weightShapes(inputShape);
     shapesByLayer.set(layer, shapes);
     const check = (names: string[], list: Shape[]) =>
@@ -212,24 +214,4 @@ export function modelFromBytes(bytes: Uint8Array): Model {
     if (error instanceof ModelFormatError || !(error instanceof KilnError)) throw error;
     return fail((error as Error).message);
   }
-}
-
-/** Each layer's input shape(s), from the nodes between inputs and outputs (a shared layer's first use). */
-function inputShapesOf(inputs: SymbolicTensor[], outputs: SymbolicTensor[]): Map<Layer, Shape | Shape[]> {
-  const shapes = new Map<Layer, Shape | Shape[]>();
-  const seen = new Set<SymbolicTensor>();
-  const visit = (t: SymbolicTensor) => {
-    if (seen.has(t)) return;
-    seen.add(t);
-    const { layer, inputs: args } = t.node;
-    if (!layer) {
-      if (!inputs.includes(t)) throw new Error('an output depends on a tensor that is not an input');
-      return;
-    }
-    args.forEach(visit);
-    const shape = layer.multiInput ? args.map((a) => a.shape) : args[0].shape;
-    if (!shapes.has(layer)) shapes.set(layer, shape);
-  };
-  outputs.forEach(visit);
-  return shapes;
 }

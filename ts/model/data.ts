@@ -62,10 +62,7 @@ export class ArraySource implements DataSource {
   /** The first example (from this source's start) holding a NaN or infinite input, or −1. */
   firstNonFinite(): number {
     const { x, exampleSize, offset, count } = this;
-    for (let i = offset * exampleSize; i < (offset + count) * exampleSize; i++) {
-      if (!Number.isFinite(x[i])) return Math.floor(i / exampleSize) - offset;
-    }
-    return -1;
+    return firstNonFiniteExample(x.subarray(offset * exampleSize, (offset + count) * exampleSize), exampleSize);
   }
 }
 

@@ -2,7 +2,7 @@
  * Metrics over a whole epoch: a confusion matrix (accuracy, macro precision / recall / F1) and, for 'auc', every
  * example's class probabilities (one-vs-rest macro ROC AUC), filled batch by batch from the outputs.
  */
-import { rocAucOneVsRest } from '../metrics.js';
+import { rocAuc } from '../metrics.js';
 
 export const METRIC_NAMES = ['accuracy', 'precision', 'recall', 'f1', 'auc'] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
@@ -77,20 +77,11 @@ export class EpochMetrics {
     return out;
   }
 
-  /** Macro one-vs-rest AUC over the classes present with both outcomes (NaN when none is). */
+  /** Macro one-vs-rest AUC over the classes present (NaN when fewer than two are): a class without examples has none. */
   private auc(): number {
-    const present = new Set(this.labels);
-    if (present.size < 2) return NaN;
-    const probs = new Float32Array(this.probs.length * this.classes);
-    this.probs.forEach((p, i) => probs.set(p, i * this.classes));
-    if (present.size === this.classes) return rocAucOneVsRest(this.labels, probs, this.classes).macro;
-    // Classes without examples have no AUC: average over the others.
-    const areas = [...present].map((k) => {
-      const isK = this.labels.map((l) => (l === k ? 1 : 0));
-      const twoColumns = new Float32Array(this.probs.length * 2);
-      this.probs.forEach((p, i) => twoColumns.set([1 - p[k], p[k]], i * 2));
-      return rocAucOneVsRest(isK, twoColumns, 2).perClass[1];
-    });
+    const present = [...new Set(this.labels)];
+    if (present.length < 2) return NaN;
+    const areas = present.map((k) => rocAuc(this.labels.map((l) => (l === k ? 1 : 0)), Float32Array.from(this.probs, (p) => p[k])));
     return areas.reduce((a, b) => a + b, 0) / areas.length;
   }
 }

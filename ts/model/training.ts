@@ -32,7 +32,7 @@ export interface FitOptions {
   callbacks?: Callback[];
   /** Stops after the current batch; fit() then resolves with the epochs completed, the model consistent. */
   signal?: AbortSignal;
-  /** Where to continue: a checkpoint's position (see `kiln.loadCheckpoint`). */
+  /** Where to continue: a checkpoint's position (see `kiln.restoreCheckpoint`). */
   resume?: TrainingPosition;
 }
 
