@@ -9,6 +9,7 @@ export default {
     'index.edge': 'ts/index.edge.ts',
     'backend/wasm/worker-browser': 'ts/backend/wasm/worker-browser.ts',
     'cli/main': 'ts/cli/main.ts',
+    'serve/inference-worker': 'ts/serve/inference-worker.ts',
   },
   output: {
     dir: 'dist',
@@ -19,7 +20,7 @@ export default {
     sourcemap: true,
   },
   // node: built-ins, the wasm-bindgen glue, and the CLI's image decoders (runtime dependencies) stay imports.
-  external: (id) => id.startsWith('node:') || /[\\/]pkg[\\/][^\\/]+[\\/]kiln_wasm\.js$/.test(id) || id === 'pngjs' || id === 'jpeg-js',
+  external: (id) => id.startsWith('node:') || /[\\/]pkg[\\/][^\\/]+[\\/]kiln_wasm\.js$/.test(id) || id === 'pngjs' || id === 'jpeg-js' || id === 'prom-client',
   plugins: [
     typescript({
       tsconfig: './tsconfig.json',

@@ -35,3 +35,4 @@ export type { Backend, BackendInfo, MemoryInfo, Storage, GemmArgs } from './back
 export type { ReadyOptions } from './backend/ready.js';
 export type { Variant } from './backend/wasm/loader.js';
 export { KilnError, ShapeError, DTypeError, ValueError, DisposedError, BackendError, OutOfMemoryError, ModelFormatError } from './errors.js';
+export { createFetchHandler, type FetchHandlerOptions } from './serve/fetch.js';

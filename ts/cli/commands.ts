@@ -5,7 +5,8 @@ import { loadCifar10, CIFAR10_CLASS_NAMES } from '../data/cifar10.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { trainingReportHtml } from '../train/report.js';
 import { evaluateOnTest, softmaxRows } from './evaluation.js';
-import { decodeImage, resizeRgb } from './images.js';
+import { decodeImage } from '../io/images.js';
+import { resizeRgb } from '../io/resize.js';
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
 

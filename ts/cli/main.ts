@@ -4,11 +4,13 @@ import { parseArgs } from 'node:util';
 import { KilnError } from '../errors.js';
 import { trainCifar10 } from './train-cifar10.js';
 import { evaluateCommand, infoCommand, predictCommand } from './commands.js';
+import { serveCommand } from './serve.js';
 
 const USAGE = `usage: kiln train cifar10 [options]
        kiln evaluate MODEL [--data-dir DIR] [--test-limit N] [--report FILE]
        kiln predict MODEL IMAGE… [--top K]
        kiln info MODEL
+       kiln serve MODEL_BASE | FILE.kiln [serve options]
 
 train cifar10: trains the Keras tutorial CNN (or ResNet-20) on CIFAR-10 (Adam, sparse categorical cross-entropy
 from logits), evaluates it on the test set, saves the model file, reloads it to confirm its test accuracy, and
@@ -35,7 +37,24 @@ options:
   --resume            continue from the checkpoint in --checkpoint DIR
   --report FILE       HTML report (default kiln-report.html)
   --demo-count N      synthetic images for the demonstration (default 2000)
-  --top K             predict: classes shown per image (default 3)`;
+  --top K             predict: classes shown per image (default 3)
+
+serve: answers TF Serving REST (/v1/models/NAME:predict), KServe v2 (/v2/models/NAME/infer, Triton's binary
+extension) and TorchServe (/predictions/NAME) on one port, with /metrics. MODEL_BASE/NAME/VERSION/model.kiln is
+polled: the highest version is served.
+  --name NAME         serving one FILE.kiln: its model name (default: the file's name)
+  --host HOST         (default 127.0.0.1)
+  --port N            (default 8501)
+  --max-batch-size N  dynamic batching: rows per batch (default 64)
+  --batch-timeout-micros N  how long a request waits for a batch to fill (default 2000)
+  --no-batching       run every request alone
+  --max-queue-size N  rows waiting per model before 503 (default 4096)
+  --request-timeout-ms N  deadline of a request before 504 (default 30000)
+  --max-body-bytes N  request bodies larger (also after decompression) get 413 (default 16777216)
+  --poll-seconds N    model base polling interval (default 1)
+  --management-port N enable TorchServe's management API on 127.0.0.1:N (token: --management-token,
+                      $KILN_MANAGEMENT_TOKEN, or a random one printed at start)
+  --management-token T`;
 
 function integer(name: string, value: string | undefined, fallback?: number): number | undefined {
   if (value === undefined) return fallback;
@@ -67,6 +86,18 @@ async function main(argv: string[]): Promise<void> {
       report: { type: 'string', default: 'kiln-report.html' },
       'demo-count': { type: 'string' },
       top: { type: 'string' },
+      name: { type: 'string' },
+      host: { type: 'string', default: '127.0.0.1' },
+      port: { type: 'string' },
+      'max-batch-size': { type: 'string' },
+      'batch-timeout-micros': { type: 'string' },
+      'no-batching': { type: 'boolean', default: false },
+      'max-queue-size': { type: 'string' },
+      'request-timeout-ms': { type: 'string' },
+      'max-body-bytes': { type: 'string' },
+      'poll-seconds': { type: 'string' },
+      'management-port': { type: 'string' },
+      'management-token': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -110,6 +141,29 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'predict' && rest.length >= 2) return predictCommand(rest[0], rest.slice(1), { top: integer('top', values.top, 3)! });
   if (command === 'info' && rest.length === 1) return infoCommand(rest[0]);
+  if (command === 'serve' && rest.length === 1) {
+    const port = (name: string, value: string | undefined, fallback?: number) => {
+      if (value === '0') return 0;
+      const n = integer(name, value, fallback);
+      if (n !== undefined && n > 65535) throw new KilnError(`--${name} must be a port number, got '${value}'`);
+      return n;
+    };
+    return serveCommand(rest[0], {
+      name: values.name,
+      host: values.host!,
+      port: port('port', values.port, 8501)!,
+      maxBatchSize: integer('max-batch-size', values['max-batch-size'], 64)!,
+      batchTimeoutMicros: values['batch-timeout-micros'] === '0' ? 0 : integer('batch-timeout-micros', values['batch-timeout-micros'], 2000)!,
+      batching: !values['no-batching'],
+      maxQueueSize: integer('max-queue-size', values['max-queue-size'], 4096)!,
+      requestTimeoutMs: integer('request-timeout-ms', values['request-timeout-ms'], 30000)!,
+      maxBodyBytes: integer('max-body-bytes', values['max-body-bytes'], 16 * 1024 * 1024)!,
+      pollSeconds: integer('poll-seconds', values['poll-seconds'], 1)!,
+      threads,
+      managementPort: port('management-port', values['management-port']),
+      managementToken: values['management-token'],
+    });
+  }
   usage(`unknown command '${positionals.join(' ')}'`);
 }
 
