@@ -27,7 +27,7 @@ export class ServerMetrics {
       name: 'kiln_queue_depth', help: 'Rows waiting for a batch, per model', labelNames: ['model'], registers: [this.registry],
       collect() {
         this.reset();
-        for (const model of repository()?.loaded() ?? []) this.set({ model: model.name }, model.batcher.depth);
+        for (const model of repository()?.queues() ?? []) this.inc({ model: model.name }, model.batcher.depth);
       },
     });
   }

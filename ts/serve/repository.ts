@@ -67,6 +67,8 @@ export class LoadedModel implements ServedModel {
 
 export class Repository implements ModelCatalog {
   private readonly served = new Map<string, LoadedModel>();
+  /** The served models and the retiring ones still answering what they accepted. */
+  private readonly running = new Set<LoadedModel>();
   /** Names unregistered through the management API: the poller leaves them alone. */
   private readonly unregistered = new Set<string>();
   private readonly failed = new Map<string, number>();
@@ -96,6 +98,11 @@ export class Repository implements ModelCatalog {
 
   loaded(): LoadedModel[] {
     return [...this.served.values()];
+  }
+
+  /** Served and retiring models (metrics: every queue that holds requests). */
+  queues(): LoadedModel[] {
+    return [...this.running];
   }
 
   get(name: string, version?: number): ServedModel | undefined {
@@ -189,6 +196,7 @@ export class Repository implements ModelCatalog {
     this.options.onLoad?.(name, version, seconds);
     const previous = this.served.get(name);
     this.served.set(name, model);
+    this.running.add(model);
     this.options.log(`${name}: version ${version} serving (${file}, ${bytes.length.toLocaleString('en-US')} bytes, loaded in ${seconds.toFixed(2)} s)`);
     if (previous && previous !== model) void this.retire(previous, `version ${version} replaces it`);
     return model;
@@ -198,12 +206,14 @@ export class Repository implements ModelCatalog {
   private async retire(model: LoadedModel, why: string): Promise<void> {
     if (this.served.get(model.name) === model) this.served.delete(model.name);
     await model.batcher.drain();
+    this.running.delete(model);
     await Promise.all(model.workers.map((w) => w.unload(model.key).catch(() => undefined)));
     this.options.log(`${model.name}: version ${model.version} retired (${why})`);
   }
 
+  /** A worker is free: every model waiting for one may send its next batch. */
   private pumpAll(): void {
-    for (const model of this.served.values()) model.batcher.pump();
+    for (const model of this.running) model.batcher.pump();
   }
 
   /** The first `count` inference workers, started as needed. */
@@ -252,7 +262,7 @@ export class Repository implements ModelCatalog {
   /** Stops polling and the inference workers (after the server has answered what is in flight). */
   async close(): Promise<void> {
     clearInterval(this.poller);
-    await Promise.all([...this.served.values()].map((m) => m.batcher.drain()));
+    await Promise.all([...this.running].map((m) => m.batcher.drain()));
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
