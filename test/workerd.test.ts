@@ -1,7 +1,8 @@
 /** kiln inside real workerd (npm `workerd`), the Worker bundled by rollup with the simd wasm as a wasm module. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,20 +55,29 @@ const worker :Workerd.Worker = (
   compatibilityDate = "${compatibilityDate}",
 );
 `);
+  return withWorkerd(config, port, async () => {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`);
+    return { status: response.status, ...(await response.json()) };
+  });
+}
+
+/** Runs `use` while workerd serves `config` on `port` (retrying until it listens), then stops it. */
+async function withWorkerd<T>(config: string, port: number, use: () => Promise<T>): Promise<T> {
   const child: ChildProcess = spawn(join(root, 'node_modules/.bin/workerd'), ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   try {
-    for (let attempt = 0; attempt < 100; attempt++) {
+    for (let attempt = 0; ; attempt++) {
       try {
-        const response = await fetch(`http://127.0.0.1:${port}${path}`);
-        return { status: response.status, ...(await response.json()) };
+        await fetch(`http://127.0.0.1:${port}/v2/health/live`);
+        break;
       } catch {
         if (child.exitCode !== null) throw new Error(`workerd exited: ${stderr}`);
+        if (attempt === 100) throw new Error(`workerd did not answer: ${stderr}`);
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    throw new Error(`workerd did not answer: ${stderr}`);
+    return await use();
   } finally {
     child.kill();
   }
@@ -97,4 +107,44 @@ describe('workerd', () => {
     expect(out.info).toMatchObject({ backend: 'wasm', platform: 'edge', gcSafetyNet: false });
     expect(out.liveBytes).toBe(0);
   });
+});
+
+describe('workerd serving (examples/edge)', () => {
+  it('answers TF Serving, KServe v2 (JSON, binary, gzip) and TorchServe routes, and bad requests, with the predictions Node makes', async () => {
+    const edge = join(dir, 'edge');
+    execFileSync('node', [join(root, 'examples/edge/build.mjs'), join(dir, 'cnn.kiln'), join(edge, 'build')], { stdio: 'pipe' });
+    const port = await freePort();
+    const config = join(edge, 'config.capnp');
+    writeFileSync(config, readFileSync(join(root, 'examples/edge/config.capnp'), 'utf8').replace('127.0.0.1:8787', `127.0.0.1:${port}`));
+    const x = new Float32Array(readFileSync(join(dir, 'input.bin')).buffer.slice(0));
+    const rows = x.length / 3072;
+    const want = fixtures.expected.cnn;
+    await withWorkerd(config, port, async () => {
+      const url = `http://127.0.0.1:${port}`;
+      const post = (path: string, body: BodyInit, headers: Record<string, string> = {}) => fetch(`${url}${path}`, { method: 'POST', body, headers });
+      const nested = Array.from({ length: rows }, (_, r) => Array.from({ length: 32 }, (_, h) => Array.from({ length: 32 }, (_, w) => Array.from(x.subarray(r * 3072 + (h * 32 + w) * 3, r * 3072 + (h * 32 + w) * 3 + 3)))));
+      const tf = await (await post('/v1/models/cnn:predict', JSON.stringify({ instances: nested }))).json();
+      expect(tf.predictions.flat()).toEqual(want);
+      const request = JSON.stringify({ id: 'edge', inputs: [{ name: 'input', shape: [rows, 32, 32, 3], datatype: 'FP32', data: Array.from(x) }] });
+      const kserve = await (await post('/v2/models/cnn/infer', gzipSync(request), { 'content-encoding': 'gzip', 'accept-encoding': 'gzip' })).json();
+      expect(kserve).toMatchObject({ id: 'edge', model_name: 'cnn', model_version: '1' });
+      expect(kserve.outputs[0].data).toEqual(want);
+      const header = new TextEncoder().encode(JSON.stringify({ inputs: [{ name: 'input', shape: [rows, 32, 32, 3], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } }));
+      const binary = await post('/v2/models/cnn/infer', new Blob([header, x]), { 'inference-header-content-length': String(header.length) });
+      const bytes = new Uint8Array(await binary.arrayBuffer());
+      const length = Number(binary.headers.get('inference-header-content-length'));
+      expect(Array.from(new Float32Array(bytes.slice(length).buffer))).toEqual(want);
+      const torch = await (await post('/predictions/cnn', JSON.stringify({ instances: nested }), { 'content-type': 'application/json' })).json();
+      expect(torch).toHaveLength(rows);
+      expect(Object.keys(torch[0])).toHaveLength(5);
+      expect(await (await fetch(`${url}/v2/models/cnn/config`)).json()).toMatchObject({ max_batch_size: 64 });
+      const bad = await post('/v2/models/cnn/infer', request.replace('"shape":[3,', '"shape":[2,'));
+      expect(bad.status).toBe(400);
+      expect((await bad.json()).error).toContain('its shape holds 6144 elements, "data" has 9216');
+      expect((await fetch(`${url}/v1/models/nope`)).status).toBe(404);
+      const bomb = await post('/v2/models/cnn/infer', gzipSync(new Uint8Array(50 * 1024 * 1024)), { 'content-encoding': 'gzip' });
+      expect(bomb.status).toBe(413);
+      expect((await bomb.json()).error).toContain('inflates past the body limit of 4194304 bytes');
+    });
+  }, 60_000);
 });
