@@ -2,11 +2,12 @@
 // with COOP/COEP (cross-origin isolated: threads in a Worker) and once without (single-threaded everywhere).
 import { createServer, type Server } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { extname, join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { writeModelFixtures, type Fixtures } from './model-fixtures.js';
+import { cifarTestPng, writeModelFixtures, type Fixtures } from './model-fixtures.js';
+import { decodeImage } from '../ts/io/images.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const TYPES: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.map': 'application/json' };
@@ -122,5 +123,34 @@ describe('headless Chromium', () => {
     expect(r.worker.info.reason).toContain('not cross-origin isolated');
     expect(r.worker.maxError).toBeLessThan(1e-4);
     expect(r.mainThread.maxError).toBeLessThan(1e-4);
+  });
+
+  it('examples/browser: loads a saved model by URL, classifies an uploaded CIFAR-10 test image, shows the top 3', async () => {
+    const png = join(fixtures.dir, 'test-image.png');
+    writeFileSync(png, cifarTestPng(3));
+    const kiln = await import('../ts/index.node.js');
+    await kiln.ready({ variant: 'simd' });
+    const model = await kiln.load(join(fixtures.dir, 'cnn.kiln'));
+    const [want] = await kiln.classify(model, [decodeImage(new Uint8Array(readFileSync(png)), png)], 3);
+    model.dispose();
+
+    const { server, url } = await serve(false, '../../examples/browser/index.html?model=/test/browser/.generated/cnn.kiln');
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    try {
+      await page.goto(url);
+      await page.waitForFunction(() => document.body.dataset.state === 'ready', null, { timeout: 60_000 });
+      expect(await page.textContent('#status')).toContain('input [32,32,3], 122,570 parameters');
+      await page.setInputFiles('#file', png);
+      await page.waitForFunction(() => document.body.dataset.state === 'classified', null, { timeout: 60_000 });
+      const shown = (await page.$$eval('#results li', (items) => items.map((li) => li.textContent))) as string[];
+      expect(shown.map((line) => line.replace(/ [0-9.]+ %$/, ''))).toEqual(want.map((c) => c.label));
+      shown.forEach((line, i) => expect(Math.abs(Number(/([0-9.]+) %$/.exec(line)![1]) - want[i].probability * 100)).toBeLessThanOrEqual(0.1));
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      server.close();
+    }
   });
 });

@@ -2,7 +2,9 @@
  * Model files for the cross-runtime tests: the seed CNN and ResNet-20, trained a step (so batch-norm statistics
  * are not their initial values), saved by Node on the simd build, with the predictions Node makes from them.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import pngjs from 'pngjs';
 import { join } from 'node:path';
 import * as kiln from '../ts/index.node.js';
 import { randomValues } from './helpers.js';
@@ -33,4 +35,13 @@ export async function writeModelFixtures(dir: string): Promise<Fixtures> {
     for (const t of [out, model, loaded]) t.dispose();
   }
   return { dir, expected };
+}
+
+/** CIFAR-10 test image `index` as a PNG file's bytes (a synthetic pattern when the dataset is absent). */
+export function cifarTestPng(index = 0): Uint8Array {
+  const file = new URL('../../shared/data/cifar10/test_batch.bin.gz', import.meta.url).pathname;
+  const png = new pngjs.PNG({ width: 32, height: 32 });
+  const raw = existsSync(file) ? gunzipSync(readFileSync(file)).subarray(index * 3073 + 1, (index + 1) * 3073) : Uint8Array.from({ length: 3072 }, (_, i) => (i * 37 + index) % 256);
+  for (let p = 0; p < 1024; p++) png.data.set([raw[p], raw[1024 + p], raw[2048 + p], 255], p * 4);
+  return new Uint8Array(pngjs.PNG.sync.write(png));
 }

@@ -1,22 +1,21 @@
 // `kiln serve` end to end: the rollup build started on loopback ports, reached by stock clients (tritonclient,
 // requests, curl), by raw HTTP for the protocols' edge cases and bad input, during version changes and SIGTERM.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import pngjs from 'pngjs';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as kiln from '../ts/index.node.js';
 import { CIFAR10_CLASS_NAMES } from '../ts/data/cifar10.js';
 import { decodeImage } from '../ts/io/images.js';
 import { resizeRgb } from '../ts/io/resize.js';
 import { randomValues } from './helpers.js';
+import { cifarTestPng } from './model-fixtures.js';
 import { startServe, type Served } from './serve/server.js';
 
 const root = new URL('..', import.meta.url).pathname;
 const python = join(root, '.venv/bin/python');
-const cifarTest = new URL('../../shared/data/cifar10/test_batch.bin.gz', import.meta.url).pathname;
 const ROWS = 3;
 
 let dir: string;
@@ -41,14 +40,6 @@ async function predictions(model: kiln.Model, input: Float32Array): Promise<numb
   return values;
 }
 
-/** A CIFAR-10 test image as PNG (a synthetic one when the dataset is absent). */
-function testImagePng(): Uint8Array {
-  const png = new pngjs.PNG({ width: 32, height: 32 });
-  const raw = existsSync(cifarTest) ? gunzipSync(readFileSync(cifarTest)).subarray(1, 3073) : Uint8Array.from({ length: 3072 }, (_, i) => (i * 37) % 256);
-  for (let p = 0; p < 1024; p++) png.data.set([raw[p], raw[1024 + p], raw[2048 + p], 255], p * 4);
-  return new Uint8Array(pngjs.PNG.sync.write(png));
-}
-
 let png: Uint8Array;
 let imageTop5: [string, number][];
 let integerX: Float32Array;
@@ -69,7 +60,7 @@ beforeAll(async () => {
   integerX = Float32Array.from({ length: 3072 }, (_, i) => (i * 7) % 4);
   expected.integer = await predictions(v1, integerX);
 
-  png = testImagePng();
+  png = cifarTestPng(0);
   writeFileSync(join(dir, 'image.png'), png);
   const rgb = resizeRgb(decodeImage(png, 'image.png'), 32, 32);
   const logits = await predictions(v1, Float32Array.from(rgb, (v) => v / 255));

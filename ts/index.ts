@@ -36,3 +36,5 @@ export type { ReadyOptions } from './backend/ready.js';
 export type { Variant } from './backend/wasm/loader.js';
 export { KilnError, ShapeError, DTypeError, ValueError, DisposedError, BackendError, OutOfMemoryError, ModelFormatError } from './errors.js';
 export { createFetchHandler, type FetchHandlerOptions } from './serve/fetch.js';
+export { classify, classNamesOf, imagesToInput, type Classification } from './model/classify.js';
+export type { Rgba } from './io/resize.js';

@@ -1,23 +1,14 @@
 /** `kiln evaluate MODEL`, `kiln predict MODEL IMAGE…` and `kiln info MODEL`. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as kiln from '../index.node.js';
-import { loadCifar10, CIFAR10_CLASS_NAMES } from '../data/cifar10.js';
+import { loadCifar10 } from '../data/cifar10.js';
+import { classify, classNamesOf } from '../model/classify.js';
 import { readSafetensors } from '../io/safetensors.js';
 import { trainingReportHtml } from '../train/report.js';
-import { evaluateOnTest, softmaxRows } from './evaluation.js';
+import { evaluateOnTest } from './evaluation.js';
 import { decodeImage } from '../io/images.js';
-import { resizeRgb } from '../io/resize.js';
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
-
-const classNamesOf = (model: kiln.Model): string[] => {
-  const names = model.metadata.classNames;
-  const classes = model.outputShape.at(-1)!;
-  return Array.isArray(names) && names.length === classes ? names.map(String) : Array.from({ length: classes }, (_, i) => (classes === 10 ? CIFAR10_CLASS_NAMES[i] : `class ${i}`));
-};
-
-/** What the model's inputs are multiplied by: its metadata's inputScale, else 1/255 for pixels. */
-const inputScaleOf = (model: kiln.Model): number => (typeof model.metadata.inputScale === 'number' ? model.metadata.inputScale : 1 / 255);
 
 export async function evaluateCommand(path: string, options: { dataDir?: string; download: boolean; testLimit?: number; report: string; threads?: number }): Promise<void> {
   await kiln.ready(options.threads ? { threads: options.threads } : {});
@@ -34,24 +25,8 @@ export async function evaluateCommand(path: string, options: { dataDir?: string;
 export async function predictCommand(path: string, images: string[], options: { top: number }): Promise<void> {
   await kiln.ready();
   const model = await kiln.load(path);
-  const [height, width, channels] = model.inputShape;
-  if (model.inputShape.length !== 3 || channels !== 3) throw new kiln.ValueError(`kiln predict: ${path} takes inputs of shape [${model.inputShape}], not RGB images`);
-  const classNames = classNamesOf(model);
-  const scale = inputScaleOf(model);
-  const x = new Float32Array(images.length * height * width * 3);
-  images.forEach((file, i) => {
-    const rgb = resizeRgb(decodeImage(new Uint8Array(readFileSync(file)), file), width, height);
-    for (let j = 0; j < rgb.length; j++) x[i * rgb.length + j] = rgb[j] * scale;
-  });
-  const out = await model.predict(x);
-  const values = (await out.data()) as Float32Array;
-  out.dispose();
-  const probs = model.metadata.outputs === 'probabilities' ? values : softmaxRows(values, classNames.length);
-  images.forEach((file, i) => {
-    const row = Array.from(probs.subarray(i * classNames.length, (i + 1) * classNames.length));
-    const ranked = row.map((p, c) => [p, c]).sort((a, b) => b[0] - a[0]).slice(0, options.top);
-    log(`${file}: ${ranked.map(([p, c]) => `${classNames[c]} ${(p * 100).toFixed(1)} %`).join(', ')}`);
-  });
+  const results = await classify(model, images.map((file) => decodeImage(new Uint8Array(readFileSync(file)), file)), options.top);
+  images.forEach((file, i) => log(`${file}: ${results[i].map(({ label, probability }) => `${label} ${(probability * 100).toFixed(1)} %`).join(', ')}`));
   model.dispose();
 }
 

@@ -2,6 +2,7 @@
 import type * as kiln from '../index.node.js';
 import { accuracy, argmaxRows, confusionMatrix, precisionRecallF1, rocAucOneVsRest } from '../metrics.js';
 import type { ImageSet } from '../data/cifar10.js';
+import { softmaxRows } from '../model/classify.js';
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -60,16 +61,4 @@ export async function evaluateOnTest(model: kiln.Model, test: ImageSet, classNam
   log('confusion matrix (rows: true class, columns: predicted):');
   for (const [c, row] of confusion.entries()) log(`${classNames[c].padEnd(18)} ${row.map((n) => String(n).padStart(5)).join('')}`);
   return { accuracy: acc, lines, confusion };
-}
-
-export function softmaxRows(values: Float32Array, cols: number): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let r = 0; r < values.length / cols; r++) {
-    const row = values.subarray(r * cols, (r + 1) * cols);
-    const max = Math.max(...row);
-    let total = 0;
-    for (let c = 0; c < cols; c++) total += out[r * cols + c] = Math.exp(row[c] - max);
-    for (let c = 0; c < cols; c++) out[r * cols + c] /= total;
-  }
-  return out;
 }

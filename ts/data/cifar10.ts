@@ -16,7 +16,8 @@ import { DataError } from './errors.js';
 
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz';
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530';
-export const CIFAR10_CLASS_NAMES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
+import { CIFAR10_CLASS_NAMES } from './classes.js';
+export { CIFAR10_CLASS_NAMES };
 /** The synthetic classes: 5 colours × horizontal or vertical stripes. */
 export const SYNTHETIC_CLASS_NAMES = ['red', 'green', 'blue', 'yellow', 'purple'].flatMap((c) => [`${c} horizontal`, `${c} vertical`]);
 

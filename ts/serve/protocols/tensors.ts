@@ -1,4 +1,5 @@
 /** What a served model offers the protocols, and the conversions from request values to its float32 inputs. */
+import { softmaxRows } from '../../model/classify.js';
 import { badRequest } from './http.js';
 
 export interface TensorSpec {
@@ -140,16 +141,7 @@ function bfloatToFloat(b: number): number {
 
 /** Probabilities of each row: the outputs themselves, or their softmax when the model gives logits. */
 export function probabilityRows(model: ServedModel, output: Float32Array, classes: number): Float32Array {
-  if (model.outputsAreProbabilities) return output;
-  const out = new Float32Array(output.length);
-  for (let r = 0; r < output.length / classes; r++) {
-    const row = output.subarray(r * classes, (r + 1) * classes);
-    const max = row.reduce((m, v) => Math.max(m, v), -Infinity);
-    let total = 0;
-    for (let c = 0; c < classes; c++) total += out[r * classes + c] = Math.exp(row[c] - max);
-    for (let c = 0; c < classes; c++) out[r * classes + c] /= total;
-  }
-  return out;
+  return model.outputsAreProbabilities ? output : softmaxRows(output, classes);
 }
 
 export function classNameOf(model: ServedModel, index: number): string {
