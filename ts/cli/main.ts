@@ -46,12 +46,14 @@ polled: the highest version is served.
   --host HOST         (default 127.0.0.1)
   --port N            (default 8501)
   --max-batch-size N  dynamic batching: rows per batch (default 64)
-  --batch-timeout-micros N  how long a request waits for a batch to fill (default 2000)
+  --batch-timeout-micros N  the longest a request waits for a batch to fill (default 0: it
+                      runs as soon as a worker is free; batches form while one runs)
   --no-batching       run every request alone
   --max-queue-size N  rows waiting per model before 503 (default 4096)
   --request-timeout-ms N  deadline of a request before 504 (default 30000)
   --max-body-bytes N  request bodies larger (also after decompression) get 413 (default 16777216)
   --poll-seconds N    model base polling interval (default 1)
+  --workers N         inference workers per model, each with --threads wasm threads (default 1)
   --management-port N enable TorchServe's management API on 127.0.0.1:N (token: --management-token,
                       $KILN_MANAGEMENT_TOKEN, or a random one printed at start)
   --management-token T`;
@@ -96,6 +98,7 @@ async function main(argv: string[]): Promise<void> {
       'request-timeout-ms': { type: 'string' },
       'max-body-bytes': { type: 'string' },
       'poll-seconds': { type: 'string' },
+      workers: { type: 'string' },
       'management-port': { type: 'string' },
       'management-token': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -153,13 +156,14 @@ async function main(argv: string[]): Promise<void> {
       host: values.host!,
       port: port('port', values.port, 8501)!,
       maxBatchSize: integer('max-batch-size', values['max-batch-size'], 64)!,
-      batchTimeoutMicros: values['batch-timeout-micros'] === '0' ? 0 : integer('batch-timeout-micros', values['batch-timeout-micros'], 2000)!,
+      batchTimeoutMicros: values['batch-timeout-micros'] === '0' || values['batch-timeout-micros'] === undefined ? 0 : integer('batch-timeout-micros', values['batch-timeout-micros'], 0)!,
       batching: !values['no-batching'],
       maxQueueSize: integer('max-queue-size', values['max-queue-size'], 4096)!,
       requestTimeoutMs: integer('request-timeout-ms', values['request-timeout-ms'], 30000)!,
       maxBodyBytes: integer('max-body-bytes', values['max-body-bytes'], 16 * 1024 * 1024)!,
       pollSeconds: integer('poll-seconds', values['poll-seconds'], 1)!,
       threads,
+      workers: integer('workers', values.workers, 1)!,
       managementPort: port('management-port', values['management-port']),
       managementToken: values['management-token'],
     });

@@ -17,6 +17,7 @@ export interface ServeCommandOptions {
   maxBodyBytes: number;
   pollSeconds: number;
   threads?: number;
+  workers: number;
   managementPort?: number;
   managementToken?: string;
 }
@@ -37,6 +38,7 @@ export async function serveCommand(target: string, options: ServeCommandOptions)
     port: options.port,
     maxBodyBytes: options.maxBodyBytes,
     threads: options.threads,
+    workers: options.workers,
     pollSeconds: options.pollSeconds,
     batching: {
       enabled: options.batching,

@@ -1,7 +1,9 @@
 /**
  * Dynamic batching as TF Serving does it: requests for one model wait up to `batchTimeoutMicros` (counted from
  * the oldest) to fill a batch of at most `maxBatchSize` rows; a batch leaves as soon as it is full and a worker is
- * free. The queue is bounded (full → 503) and each request has a deadline (passed → 504).
+ * free. With a timeout of 0 (the default of `kiln serve`, as in TF Serving's batching example) nothing waits for
+ * company: a request runs at once when a worker is free, and under load the next batch fills while the previous
+ * one runs. The queue is bounded (full → 503) and each request has a deadline (passed → 504).
  */
 import { HttpError } from './protocols/http.js';
 

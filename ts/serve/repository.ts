@@ -22,7 +22,10 @@ export interface RepositoryOptions {
   /** Serve only this file, as `name`, version 1. */
   single?: { file: string; name: string };
   batching: BatchingOptions;
+  /** wasm threads of each inference worker (default: all cores). */
   threads?: number;
+  /** Inference workers each model starts with (TorchServe's default_workers_per_model; default 1). */
+  workers?: number;
   pollSeconds: number;
   log(line: string): void;
   /** Called with each batch's rows, per model. */
@@ -85,7 +88,7 @@ export class Repository implements ModelCatalog {
     this.baseReal = await realpath(this.options.base).catch(() => {
       throw new HttpError(404, `model base ${this.options.base} does not exist`);
     });
-    await this.workerPool(1);
+    await this.workerPool(this.options.workers ?? 1);
     this.options.log(`inference: ${this.workers[0].backend}`);
     await this.scan();
     this.isReady = true;
@@ -182,7 +185,7 @@ export class Repository implements ModelCatalog {
     return real;
   }
 
-  private async load(name: string, version: number, file: string, registered: boolean, workerCount = 1): Promise<LoadedModel> {
+  private async load(name: string, version: number, file: string, registered: boolean, workerCount = this.options.workers ?? 1): Promise<LoadedModel> {
     const started = performance.now();
     const bytes = new Uint8Array(await readFile(file));
     const workers = await this.workerPool(workerCount);
