@@ -1,6 +1,6 @@
 // The published artifact: `npm pack`, install the tarball into a fresh project, import it from plain Node
 // (default entry, threads) and through the edge entry with compiling from bytes forbidden, as in Workers.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,8 @@ beforeAll(() => {
   files = packed.files.map((f: { path: string }) => f.path);
   project = mkdtempSync(join(tmpdir(), 'kiln-project-'));
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', type: 'module', private: true }));
-  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', join(packDir, packed.filename)], { cwd: project, stdio: 'pipe' });
+  // The runtime dependencies come from npm's cache when it has them, else from the registry.
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', join(packDir, packed.filename)], { cwd: project, stdio: 'pipe' });
 });
 
 const run = (script: string, args: string[] = []) =>
@@ -64,4 +65,28 @@ describe('npm package', () => {
     expect(out.info).toMatchObject({ backend: 'wasm', platform: 'edge', variant: 'simd', threads: 1 });
     expect(out.missing).toContain("pass { wasmModule } imported from 'kiln/wasm/simd.wasm'");
   });
+
+  it('its `kiln serve` (bin, inference worker, metrics) answers and stops on SIGTERM', async () => {
+    run(`
+      import * as kiln from 'kiln';
+      await kiln.ready({ threads: 1 });
+      await kiln.cifar10Cnn().save('model.kiln');
+      console.log('{}');
+    `);
+    const child = spawn(join(project, 'node_modules/.bin/kiln'), ['serve', 'model.kiln', '--port', '0'], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d) => (output += d));
+    child.stderr!.on('data', (d) => (output += d));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      while (!/listening on (\S+)/.test(output) && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      const url = /listening on (\S+)/.exec(output)?.[1];
+      expect(url, output).toBeDefined();
+      expect((await fetch(`${url}/v2/models/model/ready`)).status).toBe(200);
+      expect(await (await fetch(`${url}/metrics`)).text()).toContain('kiln_model_load_seconds{model="model",version="1"}');
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 60_000);
 });
