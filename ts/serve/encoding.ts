@@ -17,23 +17,32 @@ export async function decodeBody(body: Uint8Array, contentEncoding: string | und
   if (encoding === undefined) throw new HttpError(415, `Content-Encoding '${contentEncoding}' is not supported; use gzip, deflate or identity`);
   if (encoding === 'identity') return body;
   const stream = new Blob([body as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new DecompressionStream(encoding) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > limit) {
-        await reader.cancel();
-        throw new HttpError(413, `the ${encoding} body inflates past the body limit of ${limit} bytes`);
-      }
-      chunks.push(value);
-    }
+    return await readLimited(stream, limit, () => new HttpError(413, `the ${encoding} body inflates past the body limit of ${limit} bytes`));
   } catch (error) {
     if (error instanceof HttpError) throw error;
     throw new HttpError(400, `the ${encoding} body does not decompress: ${(error as Error).message}`);
+  }
+}
+
+/** A stream's bytes, cancelled with `tooLarge()` as soon as they pass `limit`. */
+export async function readLimited(
+  stream: ReadableStream<Uint8Array>,
+  limit = Infinity,
+  tooLarge = () => new HttpError(413, `the body is over the limit of ${limit} bytes`),
+): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
   }
   return concat(chunks, size);
 }
@@ -50,15 +59,9 @@ export function responseEncoding(acceptEncoding: string | undefined): Encoding |
   return undefined;
 }
 
-export async function encodeBody(body: Uint8Array, encoding: Encoding): Promise<Uint8Array> {
+export function encodeBody(body: Uint8Array, encoding: Encoding): Promise<Uint8Array> {
   const stream = new Blob([body as Uint8Array<ArrayBuffer>]).stream().pipeThrough(new CompressionStream(encoding) as unknown as ReadableWritablePair<Uint8Array, Uint8Array>);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) {
-    chunks.push(chunk);
-    size += chunk.length;
-  }
-  return concat(chunks, size);
+  return readLimited(stream);
 }
 
 function concat(chunks: Uint8Array[], size: number): Uint8Array {

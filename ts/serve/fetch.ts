@@ -5,7 +5,7 @@
  */
 import type { Model } from '../model/model.js';
 import { inProcessCatalog, type InProcessModel } from './describe.js';
-import { decodeBody, encodeBody, responseEncoding } from './encoding.js';
+import { decodeBody, encodeBody, readLimited, responseEncoding } from './encoding.js';
 import { HttpError } from './protocols/http.js';
 import type { JsonLimits } from './protocols/json.js';
 import { asHttpError, errorResponse, handle, protocolOf } from './protocols/router.js';
@@ -55,28 +55,9 @@ export function createFetchHandler(options: FetchHandlerOptions): (request: Requ
   };
 }
 
-async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+function readBody(request: Request, limit: number): Promise<Uint8Array> {
   const declared = Number(request.headers.get('content-length') ?? 0);
-  if (declared > limit) throw new HttpError(413, `the body of ${declared} bytes is over the limit of ${limit} bytes`);
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      await reader.cancel();
-      throw new HttpError(413, `the body is over the limit of ${limit} bytes`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  const tooLarge = () => new HttpError(413, `the body of ${declared || 'more than ' + limit} bytes is over the limit of ${limit} bytes`);
+  if (declared > limit) return Promise.reject(tooLarge());
+  return request.body ? readLimited(request.body, limit, tooLarge) : Promise.resolve(new Uint8Array(0));
 }
