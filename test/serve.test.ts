@@ -316,6 +316,7 @@ describe('kiln serve models and versions', () => {
     expect(await manage('POST', '/models?url=https://example.com/m.kiln')).toMatchObject({ status: 400, body: { message: expect.stringContaining('never fetches models from URLs') } });
     expect(await manage('POST', '/models?url=../outside/1/model.kiln')).toMatchObject({ status: 403 });
     expect(await manage('POST', '/models?url=extra/link.kiln')).toMatchObject({ status: 403, body: { message: expect.stringContaining('outside the model base') } });
+    expect(await manage('POST', '/models?url=extra/model.kiln&model_name=extra&initial_workers=99')).toMatchObject({ status: 400, body: { message: 'initial_workers must be an integer from 1 to 16, got 99' } });
     expect(await manage('POST', '/models?url=extra/model.kiln&model_name=extra')).toEqual({ status: 200, body: { status: 'Model "extra" Version: 1 registered with 1 initial workers' } });
     const predict = async () => (await (await post('/v2/models/extra/infer', kserveJson(x))).json()).outputs[0].data;
     expect(await predict()).toEqual(expected.v1);

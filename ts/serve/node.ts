@@ -174,7 +174,7 @@ function managerOf(repository: Repository, options: ServeOptions) {
   });
   return {
     list: () => repository.loaded().map(describe),
-    register: async (path: string, name?: string) => describe(await repository.register(path, name)),
+    register: async (path: string, name?: string, workers?: number) => describe(await repository.register(path, name, workers)),
     unregister: (name: string) => repository.unregister(name),
     scale: async (name: string, workers: number) => describe(await repository.scale(name, workers)),
   };

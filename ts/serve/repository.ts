@@ -227,17 +227,18 @@ export class Repository implements ModelCatalog {
 
   // The management API's operations.
 
-  async register(relativePath: string, name?: string): Promise<LoadedModel> {
+  async register(relativePath: string, name?: string, workers?: number): Promise<LoadedModel> {
     if (/^[a-z][a-z0-9+.-]*:/i.test(relativePath)) throw new HttpError(400, `kiln never fetches models from URLs; give a path inside the model base, got '${relativePath}'`);
     const file = await this.inside(resolve(this.baseReal, relativePath)).catch((error) => {
       throw error instanceof HttpError ? error : new HttpError(404, `no model file '${relativePath}' in the model base`);
     });
     const modelName = name ?? basename(file).replace(/\.kiln$/, '');
     if (!NAME.test(modelName)) throw new HttpError(400, `model name ${JSON.stringify(modelName)} is not allowed: names are [A-Za-z0-9_.-]+`);
+    if (workers !== undefined) checkWorkers(workers, 'initial_workers');
     if (this.served.has(modelName)) throw new HttpError(409, `model '${modelName}' is already registered`, 'ConflictStatusException');
     const parent = basename(dirname(file));
     this.unregistered.delete(modelName);
-    return this.serialised(() => this.load(modelName, VERSION.test(parent) ? Number(parent) : 1, file, true));
+    return this.serialised(() => this.load(modelName, VERSION.test(parent) ? Number(parent) : 1, file, true, workers));
   }
 
   async unregister(name: string): Promise<void> {
@@ -251,7 +252,7 @@ export class Repository implements ModelCatalog {
   async scale(name: string, count: number): Promise<LoadedModel> {
     const model = this.served.get(name);
     if (!model) throw new HttpError(404, `Model not found: ${name}`);
-    if (!Number.isInteger(count) || count < 1 || count > 16) throw new HttpError(400, `min_worker must be an integer from 1 to 16, got ${count}`);
+    checkWorkers(count, 'min_worker');
     if (count === model.workers.length) return model;
     return this.serialised(() => this.load(name, model.version, model.file, model.registered, count));
   }
@@ -268,4 +269,8 @@ export class Repository implements ModelCatalog {
     await Promise.all([...this.running].map((m) => m.batcher.drain()));
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+function checkWorkers(count: number, what: string): void {
+  if (!Number.isInteger(count) || count < 1 || count > 16) throw new HttpError(400, `${what} must be an integer from 1 to 16, got ${count}`);
 }

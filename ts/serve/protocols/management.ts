@@ -16,7 +16,7 @@ export interface ManagedModel {
 
 export interface ModelManager {
   list(): ManagedModel[];
-  register(path: string, name?: string): Promise<ManagedModel>;
+  register(path: string, name?: string, workers?: number): Promise<ManagedModel>;
   unregister(name: string): Promise<void>;
   scale(name: string, workers: number): Promise<ManagedModel>;
 }
@@ -34,7 +34,10 @@ export async function management(request: ServeRequest, manager: ModelManager, t
     const url = request.query.get('url');
     if (!url) throw badRequest('register: the query parameter "url" (a model file inside the model base) is required');
     const nameParam = request.query.get('model_name');
-    const model = await manager.register(url, nameParam === null ? undefined : modelName(nameParam));
+    const initial = request.query.get('initial_workers');
+    const workers = initial === null ? undefined : Number(initial);
+    if (workers !== undefined && !Number.isInteger(workers)) throw badRequest(`register: initial_workers must be an integer, got ${JSON.stringify(initial)}`);
+    const model = await manager.register(url, nameParam === null ? undefined : modelName(nameParam), workers);
     return json(200, { status: `Model "${model.name}" Version: ${model.version} registered with ${model.workers} initial workers` }, 'management', { model: model.name, version: model.version });
   }
   const name = modelName(segments[1]);
