@@ -17,13 +17,14 @@ if [ -z "${CHROMIUM_PATH:-}" ] && ! [ -x /usr/bin/chromium ]; then
 fi
 scripts/toolchain.sh >/dev/null
 # Python with safetensors and numpy (an independent reader of kiln's model file), and the stock clients the
-# serving tests point at `kiln serve`: tritonclient[http] (KServe v2 / Triton) and requests (TF Serving JSON).
-if ! [ -x .venv/bin/python ] || ! .venv/bin/python -c 'import safetensors, numpy, tritonclient.http, requests' 2>/dev/null; then
-  echo "[setup] python venv with safetensors, numpy, tritonclient[http], requests" >&2
+# serving tests point at `kiln serve`: tritonclient[http] (KServe v2 / Triton) and requests (TF Serving JSON);
+# onnx, the reference reader the ONNX decoder is checked against.
+if ! [ -x .venv/bin/python ] || ! .venv/bin/python -c 'import safetensors, numpy, tritonclient.http, requests, onnx' 2>/dev/null; then
+  echo "[setup] python venv with safetensors, numpy, tritonclient[http], requests, onnx" >&2
   if ! python3 -m venv .venv >/dev/null 2>&1; then
     apt-get update -qq >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2
     python3 -m venv .venv >&2
   fi
-  .venv/bin/pip install --quiet --disable-pip-version-check safetensors numpy 'tritonclient[http]==2.73.0' requests >&2
+  .venv/bin/pip install --quiet --disable-pip-version-check safetensors numpy 'tritonclient[http]==2.73.0' requests onnx==1.23.2 >&2
 fi
