@@ -10,6 +10,7 @@ export default {
     'backend/wasm/worker-browser': 'ts/backend/wasm/worker-browser.ts',
     'cli/main': 'ts/cli/main.ts',
     'serve/inference-worker': 'ts/serve/inference-worker.ts',
+    'io/onnx/index': 'ts/io/onnx/index.ts',
   },
   output: {
     dir: 'dist',
@@ -20,7 +21,7 @@ export default {
     sourcemap: true,
   },
   // node: built-ins, the wasm-bindgen glue, and the CLI's image decoders (runtime dependencies) stay imports.
-  external: (id) => id.startsWith('node:') || /[\\/]pkg[\\/][^\\/]+[\\/]kiln_wasm\.js$/.test(id) || id === 'pngjs' || id === 'jpeg-js' || id === 'prom-client',
+  external: (id) => id.startsWith('node:') || /[\\/]pkg[\\/][^\\/]+[\\/]kiln_wasm\.js$/.test(id) || id === 'pngjs' || id === 'jpeg-js' || id === 'prom-client' || id.startsWith('@bufbuild/protobuf'),
   plugins: [
     typescript({
       tsconfig: './tsconfig.json',

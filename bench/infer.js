@@ -1,16 +1,15 @@
 #!/usr/bin/env node
 // Inference benchmark for the CIFAR-10 CNN (kiln.cifar10Cnn, seed 1): images/s at batch 1 and batch 64 on kiln's
 // wasm builds, onnxruntime-web (wasm backend) and onnxruntime-node (CPU), all on the same weights, in this one run.
-// Exports the kiln model to ONNX (bench/export_onnx.py → bench/results/cifar10_cnn.onnx), checks that every
+// Exports the kiln model to ONNX with kiln's own exporter (toOnnx from kiln/onnx → bench/results/cifar10_cnn.onnx), checks that every
 // engine gives the same logits on 8 random images (max |Δ| < 1e-3 against kiln simd, else it stops), then times.
 // Prints a table and ratios and writes JSON (default bench/results/infer.json).
 //   node bench/infer.js [--seconds 2] [--out FILE]
 // Needs the devDependencies onnxruntime-web and onnxruntime-node (installed with ONNXRUNTIME_NODE_INSTALL=skip,
-// see README) and python3 with `onnx` (pip-installed here when missing).
+// see README).
 // Each configuration runs in its own process: kiln's rayon pool and ORT's thread pools start once per process.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { endianness } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,13 +19,12 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: fileURLToPath(new URL('results/infer.json', import.meta.url)) },
     seconds: { type: 'string', default: '2' },
     child: { type: 'string' }, // internal: "kiln:variant:threads", "ort-node:threads", "ort-web:threads"
-    weights: { type: 'string' }, // internal: the kiln child writes the model's weights here
+    export: { type: 'string' }, // internal: the kiln child writes the model as ONNX here
   },
 });
 const seconds = Number(args.seconds);
 const results = fileURLToPath(new URL('results/', import.meta.url));
 const onnxPath = `${results}cifar10_cnn.onnx`;
-const weightsPath = `${results}cifar10_cnn.weights.json`;
 const BATCHES = [1, 64];
 const CHECK_IMAGES = 8;
 const TOLERANCE = 1e-3;
@@ -75,15 +73,7 @@ async function kilnChild(variant, threads) {
   const kiln = await import('../dist/index.node.js');
   const info = await kiln.ready({ variant, threads });
   const model = kiln.cifar10Cnn({ seed: 1 });
-  if (args.weights) {
-    if (endianness() !== 'LE') throw new Error('weights are written as little-endian float32; this machine is big-endian');
-    const weights = [];
-    for (const w of model.weights) {
-      const data = await w.data();
-      weights.push({ shape: w.shape, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') });
-    }
-    writeFileSync(args.weights, JSON.stringify({ format: 'kiln-weights-v1', model: 'kiln.cifar10Cnn({ seed: 1 })', weights }));
-  }
+  if (args.export) writeFileSync(args.export, await (await import('../dist/io/onnx/index.js')).toOnnx(model));
   const infer = async (x, batch) => {
     const y = await model.predict(x, { batchSize: batch });
     const values = await y.data();
@@ -99,7 +89,7 @@ async function ortNodeChild(threads) {
   const session = await ort.InferenceSession.create(onnxPath, {
     executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
   });
-  const infer = async (x, batch) => (await session.run({ x: new ort.Tensor('float32', x, [batch, 32, 32, 3]) })).logits.data;
+  const infer = async (x, batch) => (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 32, 32, 3]) }))[session.outputNames[0]].data;
   const logits = Array.from(await infer(images(CHECK_IMAGES, 42), CHECK_IMAGES));
   const results = await measure(infer);
   return { engine: 'ort-node', name: `onnxruntime-node ${ort.env.versions.node} cpu`, threads, info: { intraOpNumThreads: threads }, logits, results };
@@ -115,20 +105,11 @@ async function ortWebChild(threads) {
   console.warn = warn;
   // ORT sets env.wasm.numThreads back to 1 when it cannot start threads (it warns then).
   const effective = ort.env.wasm.numThreads;
-  const infer = async (x, batch) => (await session.run({ x: new ort.Tensor('float32', x, [batch, 32, 32, 3]) })).logits.data;
+  const infer = async (x, batch) => (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', x, [batch, 32, 32, 3]) }))[session.outputNames[0]].data;
   const logits = Array.from(await infer(images(CHECK_IMAGES, 42), CHECK_IMAGES));
   const results = await measure(infer);
   await session.release();
   return { engine: 'ort-web', name: `onnxruntime-web ${ort.env.versions.web} wasm`, threads: effective, info: { requestedThreads: threads, numThreads: effective, warnings }, logits, results };
-}
-
-function ensureOnnx() {
-  try {
-    execFileSync('python3', ['-c', 'import onnx, numpy'], { stdio: 'ignore' });
-  } catch {
-    console.error('[bench] pip install onnx');
-    execFileSync('python3', ['-m', 'pip', 'install', '--quiet', 'onnx'], { stdio: 'inherit' });
-  }
 }
 
 function child(spec, extra = []) {
@@ -139,7 +120,6 @@ function child(spec, extra = []) {
 const maxAbsDiff = (a, b) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 async function main() {
-  ensureOnnx();
   mkdirSync(results, { recursive: true });
   const rows = [];
   const agreement = {};
@@ -162,9 +142,7 @@ async function main() {
     return row;
   };
 
-  reference = run('kiln:simd:1', 'kiln simd, 1 thread (also writes the weights)', ['--weights', weightsPath]);
-  console.error(`[bench] python3 bench/export_onnx.py → ${onnxPath}`);
-  execFileSync('python3', [fileURLToPath(new URL('export_onnx.py', import.meta.url)), weightsPath, onnxPath], { stdio: ['ignore', 'inherit', 'inherit'] });
+  reference = run('kiln:simd:1', `kiln simd, 1 thread (also exports the model: ${onnxPath})`, ['--export', onnxPath]);
   // The engines the check is about first, so a disagreement stops the run early.
   run('ort-node:1', 'onnxruntime-node cpu, intraOpNumThreads 1');
   run('ort-web:1', 'onnxruntime-web wasm, numThreads 1');

@@ -34,14 +34,17 @@ describe('npm package', () => {
     expect(files.some((f) => f.startsWith('ts/') || f.startsWith('crates/'))).toBe(false);
   });
 
-  it('imports from plain Node and multiplies with threads', () => {
+  it('imports from plain Node, multiplies with threads, exports ONNX from kiln/onnx', () => {
     const out = run(`
       import * as kiln from 'kiln';
       const info = await kiln.ready({ threads: 2 });
       const c = kiln.matMul(kiln.tensor([[1, 2], [3, 4]]), kiln.tensor([[5, 6], [7, 8]]));
-      console.log(JSON.stringify({ info, values: Array.from(await c.data()) }));
+      const { toOnnx } = await import('kiln/onnx');
+      const onnx = await toOnnx(kiln.cifar10Cnn());
+      console.log(JSON.stringify({ info, values: Array.from(await c.data()), onnxBytes: onnx.length }));
     `);
     expect(out.values).toEqual([19, 22, 43, 50]);
+    expect(out.onnxBytes).toBeGreaterThan(490_000); // kiln/onnx: the exporter, with @bufbuild/protobuf installed as a dependency
     expect(out.info).toMatchObject({ backend: 'wasm', platform: 'node', threads: 2 });
   });
 

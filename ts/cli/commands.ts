@@ -1,5 +1,7 @@
-/** `kiln evaluate MODEL`, `kiln predict MODEL IMAGE…` and `kiln info MODEL`. */
+/** `kiln evaluate MODEL`, `kiln predict MODEL IMAGE…`, `kiln info MODEL` and `kiln export MODEL --onnx FILE`. */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../io/node-files.js';
+import { toOnnx } from '../io/onnx/index.js';
 import * as kiln from '../index.node.js';
 import { loadCifar10 } from '../data/cifar10.js';
 import { classify, classNamesOf } from '../model/classify.js';
@@ -38,5 +40,14 @@ export async function infoCommand(path: string): Promise<void> {
   log(`${path}: kiln model file, format ${metadata.format_version}, ${bytes.length.toLocaleString('en-US')} bytes, tensors SHA-256 ${metadata.sha256}`);
   log(model.summary());
   log(`metadata: ${JSON.stringify(model.metadata, null, 2)}`);
+  model.dispose();
+}
+
+export async function exportCommand(path: string, options: { onnx: string; inputLayout: 'NHWC' | 'NCHW' }): Promise<void> {
+  await kiln.ready({ threads: 1 });
+  const model = await kiln.load(path);
+  const bytes = await toOnnx(model, { inputLayout: options.inputLayout });
+  writeFileAtomicSync(options.onnx, bytes);
+  log(`${options.onnx}: ONNX opset 17, ${bytes.length.toLocaleString('en-US')} bytes, inputs ${model.inputs.map((t, i) => `${model.graph.inputNames[i]} [batch, ${t.shape.length === 3 && options.inputLayout === 'NCHW' ? [t.shape[2], t.shape[0], t.shape[1]] : t.shape}]`).join(', ')}`);
   model.dispose();
 }

@@ -3,13 +3,14 @@
 import { parseArgs } from 'node:util';
 import { KilnError } from '../errors.js';
 import { trainCifar10 } from './train-cifar10.js';
-import { evaluateCommand, infoCommand, predictCommand } from './commands.js';
+import { evaluateCommand, exportCommand, infoCommand, predictCommand } from './commands.js';
 import { serveCommand } from './serve.js';
 
 const USAGE = `usage: kiln train cifar10 [options]
        kiln evaluate MODEL [--data-dir DIR] [--test-limit N] [--report FILE]
        kiln predict MODEL IMAGE… [--top K]
        kiln info MODEL
+       kiln export MODEL --onnx FILE.onnx [--input-layout NHWC|NCHW]
        kiln serve MODEL_BASE | FILE.kiln [serve options]
 
 train cifar10: trains the Keras tutorial CNN (or ResNet-20) on CIFAR-10 (Adam, sparse categorical cross-entropy
@@ -18,6 +19,7 @@ writes an HTML report. Data: --data-dir, else $KILN_DATA_DIR, else the official 
 ~/.cache/kiln; with none of these, a short synthetic demonstration runs instead.
 evaluate: accuracy, per-class F1, macro ROC AUC and the confusion matrix of a model file on the CIFAR-10 test set.
 predict: classifies PNG or JPEG files (resized to the model's input). info: the summary and metadata of a model file.
+export: the model as ONNX (opset 17, dynamic batch) for ONNX Runtime; image inputs NHWC as kiln takes them, or NCHW.
 
 options:
   --model cnn|resnet20  the network (default cnn)
@@ -101,6 +103,8 @@ async function main(argv: string[]): Promise<void> {
       workers: { type: 'string' },
       'management-port': { type: 'string' },
       'management-token': { type: 'string' },
+      onnx: { type: 'string' },
+      'input-layout': { type: 'string', default: 'NHWC' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -144,6 +148,12 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command === 'predict' && rest.length >= 2) return predictCommand(rest[0], rest.slice(1), { top: integer('top', values.top, 3)! });
   if (command === 'info' && rest.length === 1) return infoCommand(rest[0]);
+  if (command === 'export' && rest.length === 1) {
+    if (!values.onnx) throw new KilnError('kiln export: give the output file with --onnx FILE.onnx');
+    const layout = values['input-layout'];
+    if (layout !== 'NHWC' && layout !== 'NCHW') throw new KilnError(`--input-layout must be NHWC or NCHW, got '${layout}'`);
+    return exportCommand(rest[0], { onnx: values.onnx, inputLayout: layout });
+  }
   if (command === 'serve' && rest.length === 1) {
     const port = (name: string, value: string | undefined, fallback?: number) => {
       if (value === '0') return 0;
