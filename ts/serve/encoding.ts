@@ -64,7 +64,8 @@ export function encodeBody(body: Uint8Array, encoding: Encoding): Promise<Uint8A
   return readLimited(stream);
 }
 
-function concat(chunks: Uint8Array[], size: number): Uint8Array {
+/** The chunks as one array (`size`: their total length). */
+export function concat(chunks: Uint8Array[], size = chunks.reduce((n, c) => n + c.length, 0)): Uint8Array {
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(size);
   let at = 0;

@@ -173,7 +173,7 @@ function managerOf(repository: Repository, options: ServeOptions) {
     maxBatchSize: m.maxBatchSize, maxBatchDelayMs: options.batching.batchTimeoutMicros / 1000,
   });
   return {
-    list: () => repository.loaded().map(describe),
+    list: () => repository.list().map(describe),
     register: async (path: string, name?: string, workers?: number) => describe(await repository.register(path, name, workers)),
     unregister: (name: string) => repository.unregister(name),
     scale: async (name: string, workers: number) => describe(await repository.scale(name, workers)),

@@ -27,7 +27,6 @@ export class InferenceWorker {
   private failure: Error | undefined;
   /** A batch is running on it. */
   busy = false;
-  readonly models = new Set<string>();
   backend = '';
 
   private constructor(private readonly worker: Worker) {
@@ -76,12 +75,10 @@ export class InferenceWorker {
 
   async load(key: string, bytes: Uint8Array): Promise<ModelDescription> {
     const { description } = await this.request({ type: 'load', key, bytes: bytes.slice() });
-    this.models.add(key);
     return description!;
   }
 
   async unload(key: string): Promise<void> {
-    this.models.delete(key);
     await this.request({ type: 'unload', key });
   }
 

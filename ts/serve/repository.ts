@@ -95,11 +95,7 @@ export class Repository implements ModelCatalog {
     if (!this.options.single) this.poller = setInterval(() => void this.rescan(), this.options.pollSeconds * 1000);
   }
 
-  list(): ServedModel[] {
-    return [...this.served.values()];
-  }
-
-  loaded(): LoadedModel[] {
+  list(): LoadedModel[] {
     return [...this.served.values()];
   }
 

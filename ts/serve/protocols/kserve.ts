@@ -3,6 +3,7 @@
  * header of Inference-Header-Content-Length bytes, then raw little-endian tensors) and the model configuration.
  */
 import { badRequest, encodeUtf8, expectMethod, json, modelName, notFound, versionNumber, type HttpError, type ServeRequest, type ServeResponse } from './http.js';
+import { concat } from '../encoding.js';
 import { DEFAULT_JSON_LIMITS, parseBoundedJson, type JsonLimits } from './json.js';
 import { binaryToFloat32, checkJsonElement, DATATYPE_BYTES, nestedShape, sizeOf, type ModelCatalog, type ServedModel } from './tensors.js';
 
@@ -114,9 +115,9 @@ async function infer(request: ServeRequest, model: ServedModel, limits: JsonLimi
   const binaryAll = parameters?.binary_data_output === true;
   const wanted = requestedOutputs(requested, model, binaryAll);
   const values = await model.infer(model.inputs.map((t) => given.get(t.name)!), rows, { deadline: deadlineOf(parameters) });
-  const header2: Record<string, unknown> = { model_name: model.name, model_version: String(model.version), ...(id !== undefined ? { id } : {}) };
+  const answer: Record<string, unknown> = { model_name: model.name, model_version: String(model.version), ...(id !== undefined ? { id } : {}) };
   const chunks: Uint8Array[] = [];
-  header2.outputs = wanted.map(({ index, binary: asBinary }) => {
+  answer.outputs = wanted.map(({ index, binary: asBinary }) => {
     const spec = model.outputs[index];
     const out: Record<string, unknown> = { name: spec.name, datatype: 'FP32', shape: [rows, ...spec.shape] };
     const data = values[index];
@@ -129,14 +130,10 @@ async function infer(request: ServeRequest, model: ServedModel, limits: JsonLimi
     }
     return out;
   });
-  const text = JSON.stringify(header2);
+  const text = JSON.stringify(answer);
   if (chunks.length === 0) return { status: 200, headers: { 'content-type': 'application/json' }, body: text, protocol: 'kserve' };
   const head = encodeUtf8(text);
-  const body2 = new Uint8Array(head.length + chunks.reduce((n, c) => n + c.length, 0));
-  body2.set(head);
-  let at = head.length;
-  for (const c of chunks) body2.set(c, (at += c.length) - c.length);
-  return { status: 200, headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH]: String(head.length) }, body: body2, protocol: 'kserve' };
+  return { status: 200, headers: { 'content-type': 'application/octet-stream', [HEADER_LENGTH]: String(head.length) }, body: concat([head, ...chunks]), protocol: 'kserve' };
 }
 
 function splitBinary(request: ServeRequest): { header: Uint8Array; binary: Uint8Array } {

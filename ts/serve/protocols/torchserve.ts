@@ -3,8 +3,7 @@
  * multipart field 'data'), answered as its image classifier does (the top 5 classes with probabilities), or a
  * JSON body of instances. Errors as {"code", "type", "message"}.
  */
-import type { Rgba } from '../../io/resize.js';
-import { resizeRgb } from '../../io/resize.js';
+import { resizeRgb, type Rgba } from '../../io/resize.js';
 import { badRequest, expectMethod, HttpError, json, modelName, notFound, versionNumber, type ServeRequest, type ServeResponse } from './http.js';
 import { DEFAULT_JSON_LIMITS, parseBoundedJson, type JsonLimits } from './json.js';
 import { multipartField } from './multipart.js';
