@@ -232,7 +232,6 @@ describe('kiln serve refuses bad input with named errors and keeps serving', () 
     expect(await send('/v2/models/cnn/infer', undefined, { method: 'GET' })).toMatchObject({ status: 405 });
     expect((await fetch(`${server.url}/v2/models/cnn`, { method: 'DELETE' })).headers.get('allow')).toBe('GET');
     expect((await send('/models', undefined, { method: 'GET' })).status).toBe(404); // no management on the inference port
-    expect(await send('/v2/models/cnn/infer', kserveJson(x, { parameters: { timeout: 1 } }))).toMatchObject({ status: 504 });
 
     const ok = await send('/v2/models/cnn/infer', kserveJson(x));
     expect(ok.body.outputs[0].data).toEqual(expected.v1);
